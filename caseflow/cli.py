@@ -1,0 +1,189 @@
+"""The `caseflow` command: init-db, deploy, audit, bpmn check/render, demo, worker."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy.exc import OperationalError
+
+from caseflow import clock
+
+
+def register(app: Flask) -> None:
+    """Make the commands available as `flask --app caseflow …` too."""
+    app.cli.add_command(main, "caseflow")
+
+
+def _app() -> Flask:
+    from caseflow import create_app
+
+    return create_app()
+
+
+def _database_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a database that cannot be opened into one clear line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OperationalError as exc:
+            from caseflow.dbcheck import describe_url
+
+            reason = str(exc.orig) if exc.orig is not None else str(exc)
+            click.echo(f"error: cannot open the database {describe_url()}: {reason}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """caseflow: BPMN-driven case management for schools' anti-fraud work."""
+
+
+@main.command("init-db")
+@_database_errors
+def init_db() -> None:
+    """Create or upgrade the database schema, then deploy the processes."""
+    from caseflow.services import setup
+
+    app = _app()
+    with app.app_context():
+        setup.migrate_database()
+        setup.seed_reference_data()
+        for line in setup.deploy_processes(by="cli"):
+            click.echo(line)
+    click.echo("database ready")
+
+
+@main.command("deploy")
+@click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
+              help="folder with the .bpmn and .dmn files (default: bpmn/)")
+@_database_errors
+def deploy(folder: str | None) -> None:
+    """Deploy the processes whose files changed; unchanged ones are left alone."""
+    from caseflow.engine import BpmnCheckError
+    from caseflow.services import setup
+
+    app = _app()
+    with app.app_context():
+        try:
+            for line in setup.deploy_processes(by="cli", folder=folder):
+                click.echo(line)
+        except (BpmnCheckError, setup.DeployError) as exc:
+            click.echo(f"refused: {exc}", err=True)
+            sys.exit(1)
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Check and export the audit trail."""
+
+
+@audit_group.command("verify")
+@_database_errors
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 naming the first bad row."""
+    from caseflow import audit
+    from caseflow.db import db
+
+    app = _app()
+    with app.app_context():
+        result = audit.verify(db.session, app.config["AUDIT_KEY"].encode())
+    click.echo(result.message)
+    sys.exit(0 if result.ok else 1)
+
+
+@audit_group.command("export")
+@click.option("--since", "since", type=int, default=0, help="export events after this seq")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@_database_errors
+def audit_export(since: int, output: str) -> None:
+    """Write the chain (with its hashes and a signed head) to a CSV file."""
+    from caseflow.services import audit_export as export
+
+    app = _app()
+    with app.app_context():
+        count, seq = export.write_csv(Path(output), since)
+    click.echo(f"wrote {count} events (up to seq {seq}) to {output}")
+
+
+@main.group("bpmn")
+def bpmn_group() -> None:
+    """Check and draw BPMN/DMN files."""
+
+
+@bpmn_group.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def bpmn_check(files: tuple[str, ...]) -> None:
+    """Parse and validate files; one line each: ok (process ids) or refused (why)."""
+    from caseflow.services.setup import check_paths
+
+    lines, ok = check_paths([Path(f) for f in files])
+    for line in lines:
+        click.echo(line)
+    sys.exit(0 if ok else 1)
+
+
+@bpmn_group.command("render")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None)
+def bpmn_render(file: str, output: str | None) -> None:
+    """Draw a BPMN file's diagram as SVG."""
+    from caseflow.diagram import DiagramError, render_svg
+
+    try:
+        result = render_svg(Path(file).read_bytes())
+    except DiagramError as exc:
+        click.echo(f"refused: {file}: {exc}", err=True)
+        sys.exit(1)
+    target = output or str(Path(file).with_suffix(".svg"))
+    Path(target).write_text(result.svg, encoding="utf-8")
+    click.echo(f"{target}: {result.shape_count} shapes, {result.edge_count} edges")
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="fire what is due now and exit")
+@click.option("--interval", type=float, default=2.0, show_default=True,
+              help="seconds between polls")
+@_database_errors
+def worker(once: bool, interval: float) -> None:
+    """Fire due timers (escalations, waits, retries)."""
+    from caseflow.services import timers
+
+    app = _app()
+    with app.app_context():
+        while True:
+            fired = timers.fire_due(clock.now())
+            if once:
+                click.echo(f"fired {fired} timers")
+                return
+            time.sleep(interval)
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="prepare the demo data and exit")
+@_database_errors
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Create the demo school, open cases at different steps, and serve the app."""
+    from caseflow.services import demo as demo_service
+
+    app = _app()
+    with app.app_context():
+        for line in demo_service.prepare():
+            click.echo(line)
+    if no_serve:
+        return
+    demo_service.start_worker(app)
+    click.echo(f"caseflow demo on http://{host}:{port}/  (Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -1,0 +1,68 @@
+"""Configuration: defaults, then CASEFLOW_* environment variables, then explicit overrides."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_KEYS = {
+    "CASEFLOW_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "CASEFLOW_SECRET_KEY": "SECRET_KEY",
+    "CASEFLOW_AUDIT_KEY": "AUDIT_KEY",
+    "CASEFLOW_SCHOOL_NAME": "SCHOOL_NAME",
+    "CASEFLOW_BPMN_DIR": "BPMN_DIR",
+}
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def defaults(instance_path: Path) -> dict[str, Any]:
+    """Return the built-in defaults (a SQLite file under instance/)."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'caseflow.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BPMN_DIR": str(ROOT / "bpmn"),
+        "SCHOOL_NAME": "示范职业技术学院",
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ("zh_CN", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        "PAGE_SIZE": 50,
+    }
+
+
+def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the settings given as CASEFLOW_* environment variables."""
+    return {key: environ[name] for name, key in ENV_KEYS.items() if environ.get(name)}
+
+
+def instance_secret(instance_path: Path, name: str) -> str:
+    """Return a secret kept in instance/, generating it on first use (never in the repo)."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def build(instance_path: Path, overrides: Mapping[str, Any] | None,
+          environ: Mapping[str, str]) -> dict[str, Any]:
+    """Merge defaults, environment and overrides; fill in generated secrets."""
+    config = defaults(instance_path)
+    config.update(from_env(environ))
+    config.update(overrides or {})
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = instance_secret(instance_path, "secret_key")
+    if not config.get("AUDIT_KEY"):
+        config["AUDIT_KEY"] = instance_secret(instance_path, "audit_key")
+    return config

@@ -1,0 +1,48 @@
+"""Use cases: check permission, run the engine, write the audit trail, commit once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """A request the service refuses; views turn it into an HTTP answer."""
+
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(ServiceError):
+    """The object does not exist or is outside the user's scope (never say which)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """Someone else changed the object first (a task completed twice, a stale version)."""
+
+    status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, **info: Any) -> None:
+        super().__init__(message)
+        self.info = info
+
+
+class ValidationFailed(ServiceError):
+    """Submitted data failed its schema; `errors` maps field → list of messages."""
+
+    status = 422
+    code = "validation_failed"
+
+    def __init__(self, errors: dict[str, Any], message: str = "the form has errors") -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class Forbidden(ServiceError):
+    """The user may see the object but not do this to it."""
+
+    status = 403
+    code = "forbidden"

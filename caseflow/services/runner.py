@@ -1,0 +1,235 @@
+"""Load an instance, act on it through the engine, and write back state, rows and audit.
+
+Every change to a workflow goes through `start_instance` or `act`: the state row, the task
+and timer rows, the notifications and the audit events are written in the caller's one
+transaction; the instance's version column refuses a write that lost a race.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+
+import workflows
+from caseflow import audit, clock, settings, timefmt
+from caseflow.audit import Actor
+from caseflow.db import db
+from caseflow.engine import (
+    EngineEvent,
+    ParsedProcess,
+    Run,
+    due_from,
+    load_process,
+    standard_functions,
+)
+from caseflow.models import Case, ProcessVersion, TaskRow, TimerRow, WorkflowInstance
+from caseflow.services import NotFound, notify
+
+
+@dataclass
+class Outcome:
+    """What one engine run changed."""
+
+    instance: WorkflowInstance
+    events: list[EngineEvent]
+    opened: list[TaskRow] = field(default_factory=list)
+    closed: list[TaskRow] = field(default_factory=list)
+    data_objects: dict[str, Any] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=256)
+def _version_files(version_id: int) -> tuple[str, str, dict[str, str]]:
+    # Deployed versions never change, so their sources can be cached by id.
+    row = db.session.get(ProcessVersion, version_id)
+    if row is None:
+        raise NotFound(f"no process version {version_id}")
+    return row.process_id, row.source_hash, json.loads(row.sources)
+
+
+def parsed(version_id: int) -> ParsedProcess:
+    """Return the parsed spec of a deployed process version (cached)."""
+    process_id, digest, files = _version_files(version_id)
+    return load_process(process_id, files, digest)
+
+
+def latest_version(process_id: str) -> ProcessVersion:
+    """Return the newest deployed version of a process."""
+    row = db.session.scalars(
+        select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+        .order_by(ProcessVersion.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        raise NotFound(f"process {process_id!r} is not deployed: run `caseflow deploy`")
+    return row
+
+
+def script_functions(process_id: str) -> dict[str, Callable[..., Any]]:
+    """Return the functions this process's scripts may call (settings read once per run)."""
+    memo: dict[str, Any] = {}
+
+    def lookup(key: str) -> Any:
+        if key not in memo:
+            memo[key] = settings.get(key)
+        return memo[key]
+
+    funcs = standard_functions(lookup)
+    funcs.update(workflows.functions(process_id))
+    return funcs
+
+
+def start_instance(process_id: str, data: dict[str, Any], actor: Actor,
+                   case: Case | None = None) -> Outcome:
+    """Start the newest deployed version of `process_id` and record what happened."""
+    version = latest_version(process_id)
+    process = parsed(version.id)
+    with clock.pinned(clock.now()) as now:  # one "now" for the whole unit of work
+        run, events = Run.start(process, data, script_functions(process_id))
+        instance = WorkflowInstance(process_version_id=version.id,
+                                    case_id=case.id if case else None, state=run.dump(),
+                                    status="running", created_at=now, updated_at=now)
+        db.session.add(instance)
+        db.session.flush()
+        return _write_back(instance, run, events, actor, case, completed=None)
+
+
+def load(instance: WorkflowInstance) -> Run:
+    """Rebuild the Run of an instance from its stored state."""
+    process = parsed(instance.process_version_id)
+    return Run.load(process, instance.state, script_functions(process.process_id))
+
+
+def act(instance: WorkflowInstance, action: Callable[[Run], list[EngineEvent]], actor: Actor,
+        case: Case | None = None, completed: TaskRow | None = None) -> Outcome:
+    """Run `action` on the loaded instance and write everything back."""
+    with clock.pinned(clock.now()):  # one "now" for the whole unit of work
+        run = load(instance)
+        events = action(run)
+        return _write_back(instance, run, events, actor, case, completed)
+
+
+def _write_back(instance: WorkflowInstance, run: Run, events: list[EngineEvent], actor: Actor,
+                case: Case | None, completed: TaskRow | None) -> Outcome:
+    now = clock.now()
+    instance.state = run.dump()
+    instance.updated_at = now
+    if run.completed:
+        instance.status = "completed"
+    outcome = Outcome(instance, events, data_objects=run.data_objects)
+    _sync_tasks(outcome, run, case, completed, now, actor)
+    _sync_timers(instance, run)
+    _record_events(outcome, case, actor, now)
+    return outcome
+
+
+def _sync_tasks(outcome: Outcome, run: Run, case: Case | None, completed: TaskRow | None,
+                now: datetime, actor: Actor) -> None:
+    instance = outcome.instance
+    open_rows = {r.spiff_task_id: r for r in db.session.scalars(
+        select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready"))}
+    ready = {t.id: t for t in run.ready_human_tasks()}
+    process_id = run.process.process_id
+    lane_roles = workflows.lanes(process_id)
+    for spiff_id, row in open_rows.items():
+        if spiff_id in ready:
+            continue
+        if completed is not None and row.id == completed.id:
+            continue
+        row.state = "cancelled"
+        row.completed_at = now
+        outcome.closed.append(row)
+        audit.record("task_cancelled", audit.SYSTEM, case_id=row.case_id, task_id=row.id,
+                     detail={"step": row.task_spec, "name": row.name})
+    for spiff_id, task in ready.items():
+        if spiff_id in open_rows:
+            continue
+        role = lane_roles.get(task.lane or "")
+        role = notify.resolve_role(role) if role else None
+        due_at = due_from(task.due_value, now) if task.due_value else None
+        row = TaskRow(
+            instance_id=instance.id, spiff_task_id=spiff_id, process_id=process_id,
+            case_id=case.id if case else None, process_version_id=instance.process_version_id,
+            task_spec=task.spec_id, name=task.name, lane=task.lane, role=role,
+            college_id=case.college_id if case else None,
+            class_id=case.class_id if case else None,
+            assignee_id=_assignee(role, case), state="ready", created_at=now, due_at=due_at,
+            due_source=(f"{task.properties.get('due')} = {task.due_value}"
+                        if task.due_value else None),
+        )
+        db.session.add(row)
+        outcome.opened.append(row)
+    db.session.flush()
+    for row in outcome.opened:
+        audit.record("task_opened", audit.SYSTEM, case_id=row.case_id, task_id=row.id,
+                     detail={"step": row.task_spec, "name": row.name, "role": row.role,
+                             "due_at": row.due_at, "due_source": row.due_source})
+
+
+def _assignee(role: str | None, case: Case | None) -> int | None:
+    if role == "counselor" and case is not None:
+        return case.counselor_id
+    return None
+
+
+def _sync_timers(instance: WorkflowInstance, run: Run) -> None:
+    rows = {r.spiff_task_id: r for r in db.session.scalars(
+        select(TimerRow).where(TimerRow.instance_id == instance.id,
+                               TimerRow.state == "waiting"))}
+    waiting = {t.task_id: t for t in run.waiting_timers()}
+    now = clock.now()
+    for spiff_id, row in rows.items():
+        if spiff_id not in waiting:
+            row.state = "fired" if row.due_at <= now else "cancelled"
+            row.fired_at = now
+    for spiff_id, timer in waiting.items():
+        if spiff_id not in rows:
+            db.session.add(TimerRow(instance_id=instance.id, spiff_task_id=spiff_id,
+                                    event_id=timer.event_id, due_at=timer.due_at,
+                                    state="waiting"))
+
+
+def _record_events(outcome: Outcome, case: Case | None, actor: Actor, now: datetime) -> None:
+    case_id = case.id if case else outcome.instance.case_id
+    last_step: tuple[str | None, datetime | None, int | None] = (None, None, None)
+    for ev in outcome.events:
+        detail = {"element": ev.element_id, "name": ev.name, **ev.detail}
+        if ev.type == "timer_fired":
+            last_step = _overdue_step(outcome.instance, ev)
+        if ev.notify:
+            step, due_at, task_id = last_step
+            rows = notify.notify(ev.notify, kind=ev.type, case=case, step=step or ev.name,
+                                 due_at=due_at, task_id=task_id,
+                                 text=_notice_text(case, ev.name, step, due_at))
+            detail["notified"] = sorted({r.user_id for r in rows})
+            detail["targets"] = list(ev.notify)
+        audit.record(ev.type, audit.SYSTEM, case_id=case_id, detail=detail)
+
+
+def _overdue_step(instance: WorkflowInstance, ev: EngineEvent
+                  ) -> tuple[str | None, datetime | None, int | None]:
+    attached = ev.detail.get("attached_to")
+    if not attached:
+        return (None, None, None)
+    row = db.session.scalars(
+        select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.task_spec == attached)
+        .order_by(TaskRow.id.desc()).limit(1)).first()
+    if row is None:
+        return (attached, None, None)
+    row.escalated_at = clock.now()
+    return (row.name, row.due_at, row.id)
+
+
+def _notice_text(case: Case | None, event_name: str, step: str | None,
+                 due_at: datetime | None) -> str:
+    # Case number, step and due time only: never personal data (it may go out by SMS).
+    parts = [f"案件 {case.number}" if case else "流程", event_name]
+    if step:
+        parts.append(f"步骤：{step}")
+    if due_at:
+        parts.append(f"期限：{timefmt.short(due_at)}")
+    return "；".join(parts)

@@ -1,0 +1,105 @@
+"""Complete, claim and release human tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
+
+import workflows
+from caseflow import access, audit, clock
+from caseflow.audit import Actor
+from caseflow.db import db
+from caseflow.engine import EngineError
+from caseflow.models import Case, TaskRow, User, WorkflowInstance
+from caseflow.services import Conflict, Forbidden, NotFound, ValidationFailed, cases, runner
+
+
+def get_task(task_id: int, user: User) -> TaskRow:
+    """Load a task the user may work on, or raise NotFound (never say it exists)."""
+    row = db.session.get(TaskRow, task_id)
+    if row is None or not (access.may_work_on(user, row) or row.state != "ready"
+                           and row.completed_by == user.id):
+        raise NotFound(f"no task {task_id}")
+    return row
+
+
+def already_done(row: TaskRow) -> Conflict:
+    """Return the Conflict that says who completed the task and when."""
+    who = db.session.get(User, row.completed_by) if row.completed_by else None
+    name = who.display_name if who else "系统"
+    verb = "completed" if row.state == "completed" else "closed"
+    return Conflict(f"this task was already {verb} by {name} at {row.completed_at}",
+                    by=name, at=row.completed_at, state=row.state)
+
+
+def validate(row: TaskRow, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate form data with the task's schema; return JSON-native values."""
+    schema_cls = workflows.form(row.process_id, row.task_spec)
+    if schema_cls is None:
+        raise ValidationFailed({"_schema": [f"no form is defined for step {row.task_spec}"]})
+    schema = schema_cls()
+    try:
+        loaded = schema.load(data)
+    except ValidationError as exc:
+        raise ValidationFailed(exc.normalized_messages()) from exc
+    return schema.dump(loaded)
+
+
+def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) -> TaskRow:
+    """Complete a task once: validate, run the engine, write rows and audit, commit."""
+    row = get_task(task_id, user)
+    if row.state != "ready":
+        raise already_done(row)
+    clean = validate(row, data)
+    instance = db.session.get(WorkflowInstance, row.instance_id)
+    case = db.session.get(Case, row.case_id) if row.case_id else None
+    try:
+        outcome = runner.act(instance, lambda run: run.complete(row.spiff_task_id, clean),
+                             actor, case=case, completed=row)
+        row.state, row.completed_at, row.completed_by = "completed", clock.now(), user.id
+        audit.record("task_completed", actor, case_id=row.case_id, task_id=row.id,
+                     detail={"step": row.task_spec, "name": row.name, "data": clean})
+        if case is not None:
+            cases.mirror(case, outcome, actor)
+        db.session.commit()
+    except (StaleDataError, EngineError) as exc:
+        db.session.rollback()
+        db.session.refresh(row)
+        if row.state != "ready":
+            raise already_done(row) from exc
+        raise Conflict("someone changed this case at the same time: reload and try again"
+                       ) from exc
+    return row
+
+
+def claim(task_id: int, user: User, actor: Actor) -> TaskRow:
+    """Take a queued task for yourself."""
+    row = get_task(task_id, user)
+    if row.state != "ready":
+        raise already_done(row)
+    if row.assignee_id not in (None, user.id):
+        raise Conflict("someone else claimed this task first")
+    updated = db.session.query(TaskRow).filter(
+        TaskRow.id == row.id, TaskRow.state == "ready", TaskRow.assignee_id.is_(None)
+    ).update({"assignee_id": user.id})
+    if not updated and row.assignee_id != user.id:
+        db.session.rollback()
+        raise Conflict("someone else claimed this task first")
+    audit.record("task_claimed", actor, case_id=row.case_id, task_id=row.id,
+                 detail={"step": row.task_spec})
+    db.session.commit()
+    return row
+
+
+def release(task_id: int, user: User, actor: Actor) -> TaskRow:
+    """Put a task you claimed back in its role's queue."""
+    row = get_task(task_id, user)
+    if row.assignee_id != user.id:
+        raise Forbidden("only the person holding a task can release it")
+    row.assignee_id = None
+    audit.record("task_released", actor, case_id=row.case_id, task_id=row.id,
+                 detail={"step": row.task_spec})
+    db.session.commit()
+    return row

@@ -1,0 +1,77 @@
+"""Build a small organisation for tests: one school, two colleges, classes, people."""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+from caseflow.db import db
+from caseflow.models import (
+    College,
+    CounselorClass,
+    Guardian,
+    Klass,
+    School,
+    Student,
+    User,
+    UserRole,
+)
+from caseflow.services.auth import hash_password
+
+PASSWORD = "correct-horse-battery"
+PASSWORD_HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once per run
+
+
+def user(username: str, *roles: str, college: College | None = None,
+         classes: tuple[Klass, ...] = ()) -> User:
+    """Create a user with roles and scope."""
+    row = User(username=username, display_name=f"{username}（测试）",
+               password_hash=PASSWORD_HASH, college_id=college.id if college else None)
+    row.roles = [UserRole(role=r) for r in roles]
+    db.session.add(row)
+    db.session.flush()
+    for klass in classes:
+        db.session.add(CounselorClass(user_id=row.id, class_id=klass.id))
+    db.session.flush()
+    return row
+
+
+def student(number: str, name: str, klass: Klass, **extra: object) -> Student:
+    """Create a student with one guardian."""
+    row = Student(student_no=number, name=name, gender="女", class_id=klass.id,
+                  phone=extra.pop("phone", "13800000000"),
+                  id_card=extra.pop("id_card", "370102200501011234"),
+                  birth_date=extra.pop("birth_date", date(2005, 1, 1)), status="在校", **extra)
+    db.session.add(row)
+    db.session.flush()
+    db.session.add(Guardian(student_id=row.id, name="家长", relation="母亲", phone="13900000000"))
+    return row
+
+
+def org() -> SimpleNamespace:
+    """Create the organisation most tests use, and return its pieces by name."""
+    db.session.add(School(name="测试学院"))
+    c1, c2 = College(code="C01", name="信息工程学院"), College(code="C02", name="经济管理学院")
+    db.session.add_all([c1, c2])
+    db.session.flush()
+    k1 = Klass(code="K1", name="软件2401班", grade=2024, college_id=c1.id)
+    k2 = Klass(code="K2", name="网络2401班", grade=2024, college_id=c1.id)
+    k3 = Klass(code="K3", name="会计2401班", grade=2024, college_id=c2.id)
+    db.session.add_all([k1, k2, k3])
+    db.session.flush()
+    ns = SimpleNamespace(college1=c1, college2=c2, class1=k1, class2=k2, class3=k3)
+    ns.counselor1 = user("counselor1", "counselor", college=c1, classes=(k1,))
+    ns.counselor2 = user("counselor2", "counselor", college=c1, classes=(k2,))
+    ns.counselor3 = user("counselor3", "counselor", college=c2, classes=(k3,))
+    ns.officer1 = user("officer1", "college_officer", college=c1)
+    ns.officer2 = user("officer2", "college_officer", college=c2)
+    ns.psych = user("psych", "psych_center")
+    ns.security = user("security", "security_office")
+    ns.affairs = user("affairs", "student_affairs")
+    ns.leader = user("leader", "leader")
+    ns.admin = user("admin", "admin")
+    ns.student1 = student("2024000101", "张三", k1)
+    ns.student2 = student("2024000201", "李四", k2)
+    ns.student3 = student("2024000301", "王五", k3)
+    db.session.commit()
+    return ns
