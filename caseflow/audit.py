@@ -65,6 +65,8 @@ def record(
         "result": result,
         "detail": canonical(detail or {}),
     }
+    if not sess.in_transaction():
+        sess.begin()  # so a rollback, even with nothing flushed, also drops this event
     sess.info.setdefault(_PENDING, []).append(row)
 
 
@@ -115,9 +117,11 @@ def _chain_pending(session: Session) -> None:
     session.flush()
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: Any) -> None:
+    # After a commit the queue is already empty; after a rollback it must not survive.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def discard_pending(session: Session | None = None) -> None:

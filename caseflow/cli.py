@@ -24,7 +24,11 @@ def register(app: Flask) -> None:
 def _app() -> Flask:
     from caseflow import create_app
 
-    return create_app()
+    app = create_app()
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["caseflow_db_url"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    return app
 
 
 def _database_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,10 +42,22 @@ def _database_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             from caseflow.dbcheck import describe_url
 
             reason = str(exc.orig) if exc.orig is not None else str(exc)
-            click.echo(f"error: cannot open the database {describe_url()}: {reason}", err=True)
+            url = click.get_current_context().meta.get("caseflow_db_url")
+            click.echo(f"error: cannot open the database {describe_url(url)}: {reason}",
+                       err=True)
             sys.exit(2)
+        except _refusals() as exc:
+            click.echo(f"refused: {exc}", err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    from caseflow.engine import BpmnCheckError
+    from caseflow.services.setup import DeployError
+
+    return (BpmnCheckError, DeployError)
 
 
 @click.group()
@@ -70,17 +86,12 @@ def init_db() -> None:
 @_database_errors
 def deploy(folder: str | None) -> None:
     """Deploy the processes whose files changed; unchanged ones are left alone."""
-    from caseflow.engine import BpmnCheckError
     from caseflow.services import setup
 
     app = _app()
     with app.app_context():
-        try:
-            for line in setup.deploy_processes(by="cli", folder=folder):
-                click.echo(line)
-        except (BpmnCheckError, setup.DeployError) as exc:
-            click.echo(f"refused: {exc}", err=True)
-            sys.exit(1)
+        for line in setup.deploy_processes(by="cli", folder=folder):
+            click.echo(line)
 
 
 @main.group("audit")

@@ -15,9 +15,9 @@ def script_process(process_id: str, script: str) -> bytes:
   <bpmn:startEvent id="StartEvent"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
   <bpmn:scriptTask id="Script" name="脚本"><bpmn:incoming>F1</bpmn:incoming>
     <bpmn:outgoing>F2</bpmn:outgoing><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
-  <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+  <bpmn:endEvent id="EndEvent"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
   <bpmn:sequenceFlow id="F1" sourceRef="StartEvent" targetRef="Script" />
-  <bpmn:sequenceFlow id="F2" sourceRef="Script" targetRef="End" />
+  <bpmn:sequenceFlow id="F2" sourceRef="Script" targetRef="EndEvent" />
 </bpmn:process></bpmn:definitions>''').encode()
 
 

@@ -23,24 +23,60 @@ SHARED = ROOT.parent / "shared"
 TESTDATA = SHARED / "testdata"
 
 
-def database_url(tmp: Path) -> str:
-    """Return the database the suite runs on: PostgreSQL when CASEFLOW_TEST_DATABASE_URL is set."""
-    return os.environ.get("CASEFLOW_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'caseflow.db'}"
+PG_SERVER = os.environ.get("CASEFLOW_TEST_DATABASE_URL")  # a PostgreSQL server URL, or none
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _pg_admin(sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with engine.connect() as con:
+        con.execute(text(sql))
+    engine.dispose()
+
+
+def _pg_url(name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
-    """Migrate one SQLite database per session; each test gets a copy (fast, and real DDL)."""
-    if os.environ.get("CASEFLOW_TEST_DATABASE_URL"):
-        return None
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate one template database per worker; each test gets a copy (fast, real DDL)."""
     tmp = tmp_path_factory.mktemp("template")
-    app = _make_app(tmp, f"sqlite:///{tmp / 'caseflow.db'}")
+    if PG_SERVER:
+        name = f"cf_template_{_worker()}"
+        _pg_admin(f"DROP DATABASE IF EXISTS {name}")
+        _pg_admin(f"CREATE DATABASE {name}")
+        url = _pg_url(name)
+    else:
+        url = f"sqlite:///{tmp / 'caseflow.db'}"
+    app = _make_app(tmp, url)
     with app.app_context():
         from caseflow.services import setup
 
         setup.migrate_database()
         db.engine.dispose()
-    return tmp / "caseflow.db"
+    return name if PG_SERVER else str(tmp / "caseflow.db")
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def _fresh_database(template: str, tmp: Path) -> tuple[str, str | None]:
+    """Copy the template; return the URL and (PostgreSQL) the database to drop afterwards."""
+    if not PG_SERVER:
+        shutil.copy(template, tmp / "caseflow.db")
+        return f"sqlite:///{tmp / 'caseflow.db'}", None
+    name = f"cf_test_{_worker()}_{next(_counter)}"
+    _pg_admin(f"DROP DATABASE IF EXISTS {name}")
+    _pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return _pg_url(name), name
 
 
 def _make_app(tmp: Path, url: str) -> Flask:
@@ -55,24 +91,34 @@ def _make_app(tmp: Path, url: str) -> Flask:
 
 
 @pytest.fixture
-def app(tmp_path: Path, _template_db: Path | None) -> Iterator[Flask]:
-    """An application on a fresh, migrated database."""
-    if _template_db is not None:
-        shutil.copy(_template_db, tmp_path / "caseflow.db")
-    flask_app = _make_app(tmp_path, database_url(tmp_path))
+def app(tmp_path: Path, _template_db: str) -> Iterator[Flask]:
+    """An application on a fresh, migrated database (SQLite, or PostgreSQL when configured)."""
+    url, to_drop = _fresh_database(_template_db, tmp_path)
+    flask_app = _make_app(tmp_path, url)
     with flask_app.app_context():
-        if _template_db is None:
-            from caseflow.services import setup
-
-            setup.migrate_database()
         yield flask_app
         db.session.remove()
         db.engine.dispose()
+    if to_drop:
+        _pg_admin(f"DROP DATABASE IF EXISTS {to_drop}")
+
+
+class IsolatedClient(FlaskClient):
+    """A client whose every request runs in its own app context (own g, own DB session).
+
+    Tests keep an app context open to use the database; without this, requests would share
+    its `g` (the signed-in user, the locale) and its session, unlike in production.
+    """
+
+    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client for the app."""
+    """A test client for the app (each request isolated like in production)."""
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
@@ -116,3 +162,21 @@ def review_process() -> Iterator[str]:
     workflows.register("review_test", _ReviewTest)
     yield "review_test"
     workflows.unregister("review_test")
+
+
+def csrf_token(html: str) -> str:
+    """Return the CSRF token of the first form in a page."""
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str | None = None):
+    """Sign in through the real form (CSRF included); return the response."""
+    from tests.factories import PASSWORD
+
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": password or PASSWORD,
+                                       "csrf_token": csrf_token(page.get_data(as_text=True))})

@@ -38,6 +38,7 @@ _DATE = r"\d{4}-\d\d-\d\d(T\d\d(:\d\d){0,2}(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?"
 _ISO = re.compile(rf"(R\d*/)?({_DUR}|{_DATE})(/({_DUR}|{_DATE}))?")
 _DMN_IDS = {"decision", "decisionTable", "input", "output", "rule", "inputEntry", "outputEntry"}
 _SW = "SpiffWorkflow"
+_RESERVED_IDS = {"Start", "End", "Root"}
 _WHY = {  # every reason this module writes itself; fields are filled with str.format
     "ext": "is neither a .bpmn nor a .dmn file",
     "empty": "is empty: upload the file saved by the modeler",
@@ -46,10 +47,12 @@ _WHY = {  # every reason this module writes itself; fields are filled with str.f
     "prefix": f"declare the DMN namespace as default or with the prefix dmn: {_SW} reads no other",
     "xsd": "is not valid {kind} (schema): {msg}",
     "dtd": "declares a DOCTYPE with entities, which BPMN and DMN files never need: remove it",
+    "reserved": "uses the id {ref!r}, which SpiffWorkflow reserves for its own start/end "
+                "steps (the process would stop at once): rename the element",
     "no_exec": 'has no executable process (isExecutable="true"): it is a descriptive model',
     "store": "data store {name!r} has no implementation in caseflow: use a data object instead",
-    "cross": "connects {src!r} to {dst!r}, which are not both in this process or sub-process: "
-             "flows cannot cross pool or sub-process borders",
+    "cross": "connects {src!r} to {dst!r}, which are not both elements of this process or "
+             "sub-process: a flow must join two existing elements of the same pool or sub-process",
     "cond": f"its condition is ignored: {_SW} evaluates conditions only after exclusive or "
             "inclusive gateways, not after a {src}: add a gateway",
     "orphan": f"has no incoming sequence flow and is not a start event, so {_SW} never runs it: "
@@ -65,9 +68,11 @@ _WHY = {  # every reason this module writes itself; fields are filled with str.f
              "differently than drawn: {fix}",
     "compensate": "compensation is not supported",
     "link": "connect the two ends with a sequence flow instead",
+    "signal": "throw the signal from an intermediate event, then end with a plain end event",
     "start_fix": "an event sub-process started this way would run as soon as the process does",
     "no_event": "boundary event has no event definition: give it one",
     "iso": 'timer expression is Python: write "{text}" with quotes or a variable name',
+    "empty_code": "{tag} is empty: write a Python expression",
     "code": "{tag} is not Python ({sw} runs it as Python): {error}",
     "data": "its data associations use {refs}; " + _SW + " reads and writes only data "
             "objects (through a dataObjectReference)",
@@ -336,6 +341,8 @@ def _bpmn_problems(doc: _Doc) -> list[BpmnProblem]:
         if tag in _SCOPES:
             out += _scope_problems(doc.name, el, tag)
         if tag in _FLOW_NODES:
+            if el.get("id") in _RESERVED_IDS:
+                out.append(_p(doc.name, "reserved", el, ref=el.get("id")))
             out += _node_problems(doc.name, el, tag)
         elif tag in _EVAL or tag in _EXEC:
             out += _code_problems(doc.name, el, tag)
@@ -390,7 +397,8 @@ def _code_problems(name: str, el: etree._Element, tag: str) -> list[BpmnProblem]
     if tag in _EXEC:
         error = _compile_error(text, "exec")
     elif not text.strip():
-        error = "it is empty" if tag in _TIMERS or tag == "conditionExpression" else None
+        empty = tag in _TIMERS or tag == "conditionExpression"
+        return [_p(name, "empty_code", owner, tag=short)] if empty else []
     elif tag in _TIMERS and _ISO.fullmatch(text.strip()):
         return [_p(name, "iso", owner, text=text.strip())]
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caseflow.db import db
@@ -20,7 +20,7 @@ class AuditEvent(db.Model):
                                     primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the trail stands alone
     actor: Mapped[str] = mapped_column(String(100))
     actor_role: Mapped[str | None] = mapped_column(String(30))
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -311,6 +311,40 @@ def test_complex_gateway_is_refused_by_name():
     assert "cannot execute" in problem.reason
 
 
+SILENT = {  # constructs SpiffWorkflow 3.2 would drop without a word
+    "L": '<bpmn:intermediateThrowEvent id="L"><bpmn:linkEventDefinition name="go"/>'
+         "</bpmn:intermediateThrowEvent>",
+    "SigEnd": '<bpmn:endEvent id="SigEnd"><bpmn:signalEventDefinition/></bpmn:endEvent>',
+    "T": '<bpmn:task id="T"><bpmn:dataOutputAssociation id="A"><bpmn:targetRef>DSR</bpmn:targetRef>'
+         '</bpmn:dataOutputAssociation></bpmn:task><bpmn:dataStoreReference id="DSR"/>',
+    "AH": '<bpmn:adHocSubProcess id="AH" ordering="Sequential"><bpmn:task id="a1"/>'
+          "</bpmn:adHocSubProcess>",
+    "f_cond": '<bpmn:task id="T2"/><bpmn:sequenceFlow id="f_cond" sourceRef="T2" targetRef="E9">'
+              "<bpmn:conditionExpression>x &gt; 1</bpmn:conditionExpression></bpmn:sequenceFlow>"
+              '<bpmn:endEvent id="E9"/>',
+}
+
+
+@pytest.mark.parametrize("element_id", list(SILENT))
+def test_silently_ignored_constructs_are_refused(element_id: str):
+    body = SILENT[element_id]
+    entry = "T2" if element_id == "f_cond" else element_id
+    source = bpmn(f'<bpmn:startEvent id="S"/>{flow("f0", "S", entry)}{body}')
+    problems = one("silent.bpmn", source).problems
+    assert element_id in {p.element_id for p in problems}, problems
+
+
+def test_flow_into_another_pool_and_doctype_entities():
+    two = (HEAD + '<bpmn:process id="P"><bpmn:startEvent id="S"/>' + flow("f1", "S", "X")
+           + '</bpmn:process><bpmn:process id="Q"><bpmn:task id="X"/></bpmn:process>'
+           "</bpmn:definitions>").encode()
+    problems = one("pools.bpmn", two).problems
+    assert ("f1", "sequenceFlow") in {(p.element_id, p.tag) for p in problems}
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa">]>'
+            + HEAD.split("\n", 1)[1].encode() + b"&a;</bpmn:definitions>")
+    assert "DOCTYPE" in one("bomb.bpmn", bomb).problems[0].reason
+
+
 def test_data_object_two_levels_up_is_refused_before_spiffworkflow_hangs():
     inner = f"""<bpmn:startEvent id="S2"/>{flow("h1", "S2", "T")}
 <bpmn:task id="T"><bpmn:dataOutputAssociation id="a1"><bpmn:targetRef>DOR</bpmn:targetRef>
@@ -380,3 +414,12 @@ def test_problem_str_and_parser():
     assert str(problem) == "A.2.0.bpmn:57: serviceTask 'Task_1': needs an operator"
     assert str(BpmnProblem("x.dmn", "is empty")) == "x.dmn: is empty"
     assert make_parser().validator is not None
+
+
+def test_reserved_spiffworkflow_ids_are_refused():
+    from tests.bpmn_snippets import script_process
+
+    source = script_process("reserved_ids", "x = 1").replace(b"StartEvent", b"Start")
+    [report] = check_files({"reserved.bpmn": source})
+    assert not report.ok
+    assert report.problems[0].element_id == "Start" and "reserves" in report.problems[0].reason
