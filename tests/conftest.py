@@ -110,7 +110,7 @@ class IsolatedClient(FlaskClient):
     its `g` (the signed-in user, the locale) and its session, unlike in production.
     """
 
-    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def open(self, *args, **kwargs):
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
