@@ -112,3 +112,20 @@ def test_audit_verify_fails_on_a_tampered_chain(env: Path, tmp_path: Path):
     con.close()
     result = run("audit", "verify")
     assert result.exit_code == 1 and "seq 1" in result.output
+
+
+def test_audit_export_writes_the_chain_and_a_signature(env: Path, tmp_path: Path):
+    import csv
+
+    from caseflow import audit as audit_module
+
+    run("init-db")
+    out = tmp_path / "trail.csv"
+    result = run("audit", "export", "-o", str(out))
+    assert result.exit_code == 0 and "wrote" in result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert rows and rows[0]["seq"] == "1" and rows[0]["prev_hash"] == audit_module.GENESIS
+    for a, b in zip(rows, rows[1:], strict=False):
+        assert b["prev_hash"] == a["hash"]
+    assert "signature=" in (tmp_path / "trail.csv.sig").read_text()
+    assert run("audit", "verify").output.startswith("ok:")
