@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from caseflow import clock
@@ -94,27 +94,36 @@ def _ensure_head(session: Session) -> None:
         session.flush()
 
 
+def _claim_positions(session: Session, count: int) -> tuple[int, str]:
+    """Reserve `count` chain positions; return (last seq before them, hash there).
+
+    The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite) first, so no
+    other writer can chain between our read and our insert: chain order is commit order.
+    """
+    stmt = (update(AuditHead).where(AuditHead.id == 1)
+            .values(seq=AuditHead.seq + count).returning(AuditHead.seq, AuditHead.hash))
+    row = session.execute(stmt).first()
+    if row is None:
+        _ensure_head(session)
+        row = session.execute(stmt).one()
+    return row[0] - count, row[1]
+
+
 @event.listens_for(Session, "before_commit")
 def _chain_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    _ensure_head(session)
-    # The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite) first,
-    # so no other writer can chain between our read and our insert.
-    session.execute(update(AuditHead).where(AuditHead.id == 1)
-                    .values(seq=AuditHead.seq + len(pending)))
-    seq, prev = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
-    ).one()
-    seq -= len(pending)
+    session.flush()
+    seq, prev = _claim_positions(session, len(pending))
+    rows = []
     for row in pending:
         seq += 1
         digest = row_hash(prev, seq, row)
-        session.add(AuditEvent(seq=seq, prev_hash=prev, hash=digest, **row))
+        rows.append({**row, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
+    session.execute(insert(AuditEvent), rows)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
-    session.flush()
 
 
 @event.listens_for(Session, "after_transaction_end")
