@@ -100,12 +100,13 @@ def _claim_positions(session: Session, count: int) -> tuple[int, str]:
     The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite) first, so no
     other writer can chain between our read and our insert: chain order is commit order.
     """
-    stmt = (update(AuditHead).where(AuditHead.id == 1)
-            .values(seq=AuditHead.seq + count).returning(AuditHead.seq, AuditHead.hash))
-    row = session.execute(stmt).first()
+    head = AuditHead.__table__
+    stmt = (update(head).where(head.c.id == 1)
+            .values(seq=head.c.seq + count).returning(head.c.seq, head.c.hash))
+    row = session.connection().execute(stmt).first()
     if row is None:
         _ensure_head(session)
-        row = session.execute(stmt).one()
+        row = session.connection().execute(stmt).one()
     return row[0] - count, row[1]
 
 
@@ -122,8 +123,10 @@ def _chain_pending(session: Session) -> None:
         digest = row_hash(prev, seq, row)
         rows.append({**row, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditEvent), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    conn = session.connection()  # Core, not the ORM: this runs on every commit
+    conn.execute(insert(AuditEvent.__table__), rows)
+    head = AuditHead.__table__
+    conn.execute(update(head).where(head.c.id == 1).values(hash=prev))
 
 
 @event.listens_for(Session, "after_transaction_end")

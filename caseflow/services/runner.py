@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 import workflows
 from caseflow import audit, clock, settings, timefmt
@@ -22,6 +22,7 @@ from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.engine import (
     EngineEvent,
+    HumanTask,
     ParsedProcess,
     Run,
     due_from,
@@ -31,6 +32,19 @@ from caseflow.engine import (
 from caseflow.models import Case, ProcessVersion, TaskRow, TimerRow, WorkflowInstance
 from caseflow.services import NotFound, notify
 
+TASKS = TaskRow.__table__
+TIMERS = TimerRow.__table__
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task row that one engine run opened or closed."""
+
+    id: int
+    task_spec: str
+    name: str
+    role: str | None
+
 
 @dataclass
 class Outcome:
@@ -38,8 +52,8 @@ class Outcome:
 
     instance: WorkflowInstance
     events: list[EngineEvent]
-    opened: list[TaskRow] = field(default_factory=list)
-    closed: list[TaskRow] = field(default_factory=list)
+    opened: list[TaskRef] = field(default_factory=list)
+    closed: list[TaskRef] = field(default_factory=list)
     data_objects: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,45 +143,52 @@ def _write_back(instance: WorkflowInstance, run: Run, events: list[EngineEvent],
 
 def _sync_tasks(outcome: Outcome, run: Run, case: Case | None, completed: TaskRow | None,
                 now: datetime, actor: Actor) -> None:
-    instance = outcome.instance
-    open_rows = {r.spiff_task_id: r for r in db.session.scalars(
-        select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready"))}
+    # Core statements, not ORM units of work: this runs on every step of every case.
+    instance, conn, t = outcome.instance, db.session.connection(), TASKS
+    open_rows = {r.spiff_task_id: r for r in conn.execute(
+        select(t.c.id, t.c.spiff_task_id, t.c.case_id, t.c.task_spec, t.c.name, t.c.role)
+        .where(t.c.instance_id == instance.id, t.c.state == "ready"))}
     ready = {t.id: t for t in run.ready_human_tasks()}
-    process_id = run.process.process_id
-    lane_roles = workflows.lanes(process_id)
-    for spiff_id, row in open_rows.items():
-        if spiff_id in ready:
-            continue
-        if completed is not None and row.id == completed.id:
-            continue
-        row.state = "cancelled"
-        row.completed_at = now
-        outcome.closed.append(row)
+    gone = [r for sid, r in open_rows.items()
+            if sid not in ready and not (completed is not None and r.id == completed.id)]
+    if gone:
+        conn.execute(update(t).where(t.c.id.in_([r.id for r in gone]))
+                     .values(state="cancelled", completed_at=now))
+    for row in gone:
+        outcome.closed.append(TaskRef(row.id, row.task_spec, row.name, row.role))
         audit.record("task_cancelled", audit.SYSTEM, case_id=row.case_id, task_id=row.id,
                      detail={"step": row.task_spec, "name": row.name})
-    for spiff_id, task in ready.items():
-        if spiff_id in open_rows:
-            continue
-        role = lane_roles.get(task.lane or "")
-        role = notify.resolve_role(role) if role else None
-        due_at = due_from(task.due_value, now) if task.due_value else None
-        row = TaskRow(
-            instance_id=instance.id, spiff_task_id=spiff_id, process_id=process_id,
-            case_id=case.id if case else None, process_version_id=instance.process_version_id,
-            task_spec=task.spec_id, name=task.name, lane=task.lane, role=role,
-            college_id=case.college_id if case else None,
-            class_id=case.class_id if case else None,
-            assignee_id=_assignee(role, case), state="ready", created_at=now, due_at=due_at,
-            due_source=(f"{task.properties.get('due')} = {task.due_value}"
-                        if task.due_value else None),
-        )
-        db.session.add(row)
-        outcome.opened.append(row)
-    db.session.flush()
-    for row in outcome.opened:
-        audit.record("task_opened", audit.SYSTEM, case_id=row.case_id, task_id=row.id,
-                     detail={"step": row.task_spec, "name": row.name, "role": row.role,
-                             "due_at": row.due_at, "due_source": row.due_source})
+    new_rows = [_task_values(instance, run, task, case, now)
+                for sid, task in ready.items() if sid not in open_rows]
+    if not new_rows:
+        return
+    ids = conn.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True),
+                       new_rows).scalars().all()
+    for task_id, values in zip(ids, new_rows, strict=True):
+        outcome.opened.append(TaskRef(task_id, values["task_spec"], values["name"],
+                                      values["role"]))
+        audit.record("task_opened", audit.SYSTEM, case_id=values["case_id"], task_id=task_id,
+                     detail={"step": values["task_spec"], "name": values["name"],
+                             "role": values["role"], "due_at": values["due_at"],
+                             "due_source": values["due_source"]})
+
+
+def _task_values(instance: WorkflowInstance, run: Run, task: HumanTask, case: Case | None,
+                 now: datetime) -> dict[str, Any]:
+    role = workflows.lanes(run.process.process_id).get(task.lane or "")
+    role = notify.resolve_role(role) if role else None
+    return {
+        "instance_id": instance.id, "spiff_task_id": task.id,
+        "process_id": run.process.process_id, "case_id": case.id if case else None,
+        "process_version_id": instance.process_version_id, "task_spec": task.spec_id,
+        "name": task.name, "lane": task.lane, "role": role,
+        "college_id": case.college_id if case else None,
+        "class_id": case.class_id if case else None, "assignee_id": _assignee(role, case),
+        "state": "ready", "created_at": now,
+        "due_at": due_from(task.due_value, now) if task.due_value else None,
+        "due_source": (f"{task.properties.get('due')} = {task.due_value}"
+                       if task.due_value else None),
+    }
 
 
 def _assignee(role: str | None, case: Case | None) -> int | None:
@@ -177,20 +198,22 @@ def _assignee(role: str | None, case: Case | None) -> int | None:
 
 
 def _sync_timers(instance: WorkflowInstance, run: Run) -> None:
-    rows = {r.spiff_task_id: r for r in db.session.scalars(
-        select(TimerRow).where(TimerRow.instance_id == instance.id,
-                               TimerRow.state == "waiting"))}
+    conn, t = db.session.connection(), TIMERS
+    rows = {r.spiff_task_id: r for r in conn.execute(
+        select(t.c.id, t.c.spiff_task_id, t.c.due_at)
+        .where(t.c.instance_id == instance.id, t.c.state == "waiting"))}
     waiting = {t.task_id: t for t in run.waiting_timers()}
     now = clock.now()
     for spiff_id, row in rows.items():
         if spiff_id not in waiting:
-            row.state = "fired" if row.due_at <= now else "cancelled"
-            row.fired_at = now
-    for spiff_id, timer in waiting.items():
-        if spiff_id not in rows:
-            db.session.add(TimerRow(instance_id=instance.id, spiff_task_id=spiff_id,
-                                    event_id=timer.event_id, due_at=timer.due_at,
-                                    state="waiting"))
+            conn.execute(update(t).where(t.c.id == row.id)
+                         .values(state="fired" if row.due_at <= now else "cancelled",
+                                 fired_at=now))
+    new = [{"instance_id": instance.id, "spiff_task_id": sid, "event_id": t.event_id,
+            "due_at": t.due_at, "state": "waiting"}
+           for sid, t in waiting.items() if sid not in rows]
+    if new:
+        conn.execute(insert(t), new)
 
 
 def _record_events(outcome: Outcome, case: Case | None, actor: Actor, now: datetime) -> None:
