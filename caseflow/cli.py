@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,6 @@ from typing import Any
 import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError
-
-from caseflow import clock
 
 
 def register(app: Flask) -> None:
@@ -63,6 +60,12 @@ def _refusals() -> tuple[type[Exception], ...]:
 @click.group()
 def main() -> None:
     """caseflow: BPMN-driven case management for schools' anti-fraud work."""
+
+
+def _register_groups() -> None:
+    from caseflow.cli_settings import settings_group
+
+    main.add_command(settings_group)
 
 
 @main.command("init-db")
@@ -172,12 +175,8 @@ def worker(once: bool, interval: float) -> None:
 
     app = _app()
     with app.app_context():
-        while True:
-            fired = timers.fire_due(clock.now())
-            if once:
-                click.echo(f"fired {fired} timers")
-                return
-            time.sleep(interval)
+        fired = timers.run_worker(interval, once=once)
+    click.echo(f"fired {fired} timers")
 
 
 @main.command("demo")
@@ -198,3 +197,6 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     demo_service.start_worker(app)
     click.echo(f"caseflow demo on http://{host}:{port}/  (Ctrl+C to stop)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+_register_groups()

@@ -1,11 +1,23 @@
-"""Fire due timers: escalations, waits between visits, retries."""
+"""Fire due timers (escalations, waits between visits, retries): the worker's one job.
+
+Each round claims due timer rows with a lease (FOR UPDATE SKIP LOCKED on PostgreSQL, so
+several workers share the work; SQLite has a single writer), then fires each instance's
+timers in its own transaction guarded by the instance's version. A worker that dies
+leaves its lease to expire; another worker then takes the timer. A timer fires exactly
+once because firing is part of the instance's versioned state change.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow import audit, clock
@@ -14,15 +26,31 @@ from caseflow.models import Case, TimerRow, WorkflowInstance
 from caseflow.services import cases, runner
 
 log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=60)
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def due_instances(now: datetime, limit: int = 500) -> list[int]:
-    """Return ids of instances with at least one timer due at `now`."""
-    rows = db.session.execute(
-        select(TimerRow.instance_id).where(TimerRow.state == "waiting", TimerRow.due_at <= now)
-        .group_by(TimerRow.instance_id).order_by(TimerRow.instance_id).limit(limit)
-    ).scalars().all()
-    return list(rows)
+def claim_due(now: datetime, limit: int = 200, lease: timedelta = LEASE) -> list[int]:
+    """Lease up to `limit` due timers; return the ids of their instances (committed)."""
+    t = TimerRow.__table__
+    due = (select(t.c.id).where(t.c.state == "waiting", t.c.due_at <= now,
+                                or_(t.c.lease_until.is_(None), t.c.lease_until < now))
+           .order_by(t.c.due_at).limit(limit))
+    if db.engine.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = db.session.connection().execute(
+        update(t).where(t.c.id.in_(due.scalar_subquery()))
+        .values(lease_until=now + lease).returning(t.c.instance_id)).scalars().all()
+    db.session.commit()
+    return sorted(set(rows))
+
+
+def _release(instance_id: int) -> None:
+    t = TimerRow.__table__
+    db.session.connection().execute(
+        update(t).where(t.c.instance_id == instance_id, t.c.state == "waiting")
+        .values(lease_until=None))
+    db.session.commit()
 
 
 def fire_instance(instance_id: int, now: datetime) -> int:
@@ -44,11 +72,31 @@ def fire_due(now: datetime | None = None) -> int:
     """Fire every timer due at `now` (default: the clock's now); return how many fired."""
     now = now or clock.now()
     total = 0
-    for instance_id in due_instances(now):
+    for instance_id in claim_due(now):
         try:
             total += fire_instance(instance_id, now)
         except StaleDataError:
+            # Someone completed a task of this instance meanwhile; fire on the next round.
             db.session.rollback()
-            log.info("instance %s changed while its timers fired; it is retried next round",
-                     instance_id)
+            log.info("instance %s changed while its timers fired; retrying", instance_id)
+            _release(instance_id)
     return total
+
+
+def run_worker(interval: float, once: bool = False,
+               sleep: Callable[[float], None] = time.sleep) -> int:
+    """Poll for due timers until stopped; back off while the database is unreachable."""
+    fired, backoff = 0, interval
+    while True:
+        try:
+            fired += fire_due(clock.now())
+            backoff = interval
+        except OperationalError as exc:
+            db.session.rollback()
+            backoff = min(backoff * 2, 60.0)
+            log.warning("database unavailable (%s); retrying in %.0f s", exc.orig, backoff)
+            if once:
+                raise
+        if once:
+            return fired
+        sleep(backoff)
