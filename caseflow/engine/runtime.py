@@ -82,6 +82,11 @@ def _describe(task: Any, before: dict[str, Any] | None) -> EngineEvent | None:
         after = _data_objects(task.workflow.top_workflow)
         outputs = _changed(before or {}, after)
         decision = getattr(getattr(spec, "dmnEngine", None), "decision_table", None)
+        # Outputs with a plain name (e.g. a COLLECT list) land in task data, not in a
+        # data object: report them too, or the audit trail misses that decision's result.
+        for out in getattr(decision, "outputs", None) or []:
+            if out.name and "." not in out.name and out.name in task.data:
+                outputs[out.name] = copy.deepcopy(task.data[out.name])
         detail = {"decision": getattr(decision, "id", None), "outputs": outputs}
         return EngineEvent("decision_made", element, name, detail)
     if isinstance(spec, ExclusiveGateway | InclusiveGateway) and len(spec.outputs) > 1:

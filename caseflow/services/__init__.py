@@ -36,8 +36,8 @@ class ValidationFailed(ServiceError):
     status = 422
     code = "validation_failed"
 
-    def __init__(self, errors: dict[str, Any], message: str = "the form has errors") -> None:
-        super().__init__(message)
+    def __init__(self, errors: dict[str, Any], message: str | None = None) -> None:
+        super().__init__(message or f"the form has errors: {errors}")
         self.errors = errors
 
 

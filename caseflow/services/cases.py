@@ -204,3 +204,23 @@ def reassign(case: Case, counselor_id: int, actor: Actor, reason: str) -> None:
     audit.record("case_reassigned", actor, case_id=case.id,
                  detail={"from": before, "to": counselor_id, "reason": reason,
                          "tasks_moved": moved})
+
+
+def withdraw(case_id: int, reason: str, user: User, actor: Actor) -> Case:
+    """Withdraw a case as a false alarm: at once for at-risk cases, else as a request."""
+    case = db.session.get(Case, case_id)
+    if case is None or not access.may_see_case(user, case):
+        raise NotFound(f"no case {case_id}")
+    if not access.may_withdraw(user, case):
+        raise Forbidden("only the college officer of the case may withdraw it")
+    if not reason.strip():
+        raise ValidationFailed({"reason": ["give the reason"]})
+    if case.state != "open":
+        raise ValidationFailed({"reason": [f"the case is already {case.state}"]})
+    audit.record("withdrawal_requested", actor, case_id=case.id,
+                 detail={"reason": reason.strip(), "category": case.category})
+    outcome = runner.act(case_instance(case), lambda run: run.send_message(
+        "withdraw", {"reason": reason.strip(), "by": user.id}), actor, case=case)
+    mirror(case, outcome, actor)
+    db.session.commit()
+    return case
