@@ -1,6 +1,7 @@
 """Per-step cost: raw SpiffWorkflow vs caseflow's complete_task service (durable SQLite).
 
-    python bench/engine.py [--bpmn FILE] [--instances N]
+    python bench/engine.py [--instances N]              # the demo process: the talk step
+    python bench/engine.py --bpmn FILE [--instances N]  # any model: every user task in turn
 
 Prints medians and p99 of
   raw-full   SpiffWorkflow alone with its stock serializer (state + spec as JSON);
@@ -157,13 +158,21 @@ def service(path: Path, instances: int) -> tuple[list[float], float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bpmn", type=Path, default=DEFAULT)
+    parser.add_argument("--bpmn", type=Path, default=None)
     parser.add_argument("--instances", type=int, default=100)
     args = parser.parse_args()
-    print(f"model: {args.bpmn}  instances: {args.instances}")
-    full = show("raw-full", raw_full(args.bpmn, args.instances))
-    raw = show("raw-state", raw_state(args.bpmn, args.instances))
-    times, statements, commits = service(args.bpmn, args.instances)
+    if args.bpmn is None:
+        from fraud_case_step import run_fraud_case
+
+        print(f"model: bpmn/fraud_case.bpmn, the talk step of a red victim case, "
+              f"instances: {args.instances}")
+        full_t, state_t, (times, statements, commits) = run_fraud_case(args.instances)
+        full, raw = show("raw-full", full_t), show("raw-state", state_t)
+    else:
+        print(f"model: {args.bpmn}  instances: {args.instances}")
+        full = show("raw-full", raw_full(args.bpmn, args.instances))
+        raw = show("raw-state", raw_state(args.bpmn, args.instances))
+        times, statements, commits = service(args.bpmn, args.instances)
     svc = show("service", times)
     print(f"ratio service/raw-state: p50 {svc[0] / raw[0]:.2f}  p99 {svc[1] / raw[1]:.2f}")
     print(f"ratio service/raw-full:  p50 {svc[0] / full[0]:.2f}  p99 {svc[1] / full[1]:.2f}")

@@ -99,3 +99,95 @@ def may_see_case(user: User, case: Case) -> bool:
 
     return db.session.scalar(select(Case.id).where(Case.id == case.id, case_filter(user))
                              ) is not None
+
+
+def may_manage_settings(user: User) -> bool:
+    """Say whether `user` may see and change the school settings (admins only)."""
+    return bool(getattr(user, "is_authenticated", False)) and user.has_role("admin")
+
+
+# -- web screens (issue 4) ---------------------------------------------------------------
+
+REASSIGNERS = ("student_affairs", "lead_office")
+CASE_LISTERS = (*CASE_ROLES, "lead_office")
+
+
+def student_filter(user: User) -> ColumnElement[bool]:
+    """Return a SQL condition selecting the students `user` may register a finding about.
+
+    It matches may_register_for; queries using it must join Student to Klass.
+    """
+    from caseflow.models import Klass, Student
+
+    held = roles(user)
+    if held & {"security_office", "student_affairs", "lead_office"}:
+        return true()
+    conds: list[ColumnElement[bool]] = []
+    if "college_officer" in held and user.college_id:
+        conds.append(Klass.college_id == user.college_id)
+    if "counselor" in held and user.class_ids:
+        conds.append(Student.class_id.in_(list(user.class_ids)))
+    return or_(*conds) if conds else false()
+
+
+def may_reassign(user: User, task: TaskRow) -> bool:
+    """Say whether `user` may hand an open task to someone else (with a reason)."""
+    held = roles(user)
+    if held & set(REASSIGNERS):
+        return True
+    return ("college_officer" in held and user.college_id is not None
+            and task.college_id == user.college_id)
+
+
+def may_list_cases(user: User) -> bool:
+    """Say whether `user` may use the case list (its rows are scoped by case_filter)."""
+    return bool(roles(user) & set(CASE_LISTERS))
+
+
+def sees_confidential(user: User) -> bool:
+    """Say whether `user` may read fields marked confidential (the psych centre's notes)."""
+    return "psych_center" in roles(user)
+
+
+def may_withdraw(user: User, case: Case) -> bool:
+    """Say whether `user` may withdraw (or ask to withdraw) a case: its college officer."""
+    return "college_officer" in roles(user) and user.college_id == case.college_id
+
+
+# -- discovery: police warnings and screening rounds (issue 7) ---------------------------
+
+WARNING_ENTRY = ("security_office", "lead_office")
+WARNING_READERS = ("security_office", "lead_office", "student_affairs", "leader")
+ROUND_READERS = ("lead_office", "student_affairs", "leader")
+
+
+def may_enter_warning(user: User) -> bool:
+    """Say whether `user` may enter a police warning or resolve its student by hand."""
+    return bool(roles(user) & set(WARNING_ENTRY))
+
+
+def may_see_warnings(user: User) -> bool:
+    """Say whether `user` may list warnings (unmatched ones included)."""
+    return bool(roles(user) & set(WARNING_READERS))
+
+
+def may_start_round(user: User) -> bool:
+    """Say whether `user` may start a screening round: the lead office."""
+    return "lead_office" in roles(user)
+
+
+def may_see_round(user: User, college_id: int | None = None) -> bool:
+    """Say whether `user` may see a round's progress (a college officer: their college)."""
+    held = roles(user)
+    if held & set(ROUND_READERS):
+        return True
+    return ("college_officer" in held and college_id is not None
+            and user.college_id == college_id)
+
+
+def may_screen_class(user: User, class_id: int, college_id: int) -> bool:
+    """Say whether `user` may submit a class's screening: its counselor or college officer."""
+    held = roles(user)
+    if "counselor" in held and class_id in user.class_ids:
+        return True
+    return "college_officer" in held and user.college_id == college_id

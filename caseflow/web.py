@@ -1,15 +1,19 @@
-"""Wire the web layer: login, CSRF, i18n, blueprints, error pages."""
+"""Wire the web layer: login, CSRF, i18n, blueprints, template helpers, error pages."""
 
 from __future__ import annotations
 
+import gc
+import json
+from datetime import date
 from typing import Any
 
 from flask import Flask, g, render_template, request
 from flask_babel import Babel
-from flask_login import LoginManager
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
-from caseflow import timefmt
+from caseflow import clock, masking, timefmt
 from caseflow.db import db
 from caseflow.models import User
 
@@ -33,17 +37,19 @@ def init_app(app: Flask) -> None:
     """Register extensions, blueprints, template helpers and error pages."""
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = None
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    from caseflow.views import auth, main, tasks
+    from caseflow.views import auth, cases, main, notifications, tasks
+    from caseflow.views.admin_settings import bp as admin_settings_bp
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(main.bp)
-    app.register_blueprint(tasks.bp)
-    app.jinja_env.filters["localtime"] = timefmt.short
+    for module in (auth, main, tasks, cases, notifications):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(admin_settings_bp)
+    _register_filters(app)
     app.context_processor(_template_globals)
-    for code in (400, 403, 404, 409, 500):
+    for code in (400, 403, 404, 405, 409, 500):
         app.register_error_handler(code, _error_page)
 
     @app.after_request
@@ -53,9 +59,76 @@ def init_app(app: Flask) -> None:
             response.set_cookie("lang", lang, samesite="Lax", httponly=True)
         return response
 
+    if not app.testing:
+        _freeze_startup_objects()
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the objects made at start-up out of every later garbage collection.
+
+    The imported libraries leave ~100,000 long-lived objects; without this a full
+    collection walks them all and stalls a request for tens of milliseconds.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _register_filters(app: Flask) -> None:
+    from caseflow.views.present import money
+
+    app.jinja_env.filters["fromjson"] = _from_json
+    app.jinja_env.filters["localtime"] = timefmt.short
+    app.jinja_env.filters["mask_phone"] = masking.phone
+    app.jinja_env.filters["mask_id"] = masking.id_card
+    app.jinja_env.filters["money"] = lambda value: money(value, select_locale())
+    from caseflow.views import labels, lang_url, page_url
+
+    app.jinja_env.globals.update(
+        page_url=page_url, lang_url=lang_url, lookup_label=_lookup_label, today=_today,
+        now_utc=clock.now, **labels.template_globals())
+
+
+def _from_json(text: str | None) -> Any:
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
+
+
+def _lookup_label(kind: str, code: str | None) -> str:
+    """Return the label of an editable-list code in the user's language."""
+    from caseflow.views.present import lookups
+
+    return dict(lookups(select_locale()).get(kind, [])).get(code or "", code or "")
+
+
+def _today() -> date:
+    return timefmt.local(clock.now()).date()
+
 
 def _template_globals() -> dict[str, Any]:
-    return {"school_name": g.get("school_name") or _school_name(), "locale": select_locale()}
+    return {"school_name": g.get("school_name") or _school_name(), "locale": select_locale(),
+            "nav_counts": _nav_counts, "nav_links": _nav_links}
+
+
+def _nav_links() -> dict[str, bool]:
+    """Return which optional navigation links the signed-in user gets."""
+    from caseflow import access
+
+    if not current_user.is_authenticated:
+        return {}
+    return {"cases": access.may_list_cases(current_user),
+            "register": access.may_register(current_user),
+            "settings": access.may_manage_settings(current_user)}
+
+
+def _nav_counts() -> tuple[int, int]:
+    """Return (open tasks, unread notifications) of the signed-in user, once a request."""
+    if "nav_counts" not in g:
+        from caseflow.services.inbox import counts
+
+        g.nav_counts = counts(current_user) if current_user.is_authenticated else (0, 0)
+    return g.nav_counts
 
 
 def _school_name() -> str:
@@ -66,4 +139,6 @@ def _school_name() -> str:
 
 def _error_page(error: Any) -> Any:
     code = getattr(error, "code", 500) or 500
+    if code >= 500:
+        db.session.rollback()
     return render_template("error.html", code=code, error=error), code

@@ -2,6 +2,8 @@
 
 from caseflow.models.audit import AuditEvent, AuditHead
 from caseflow.models.cases import Case, Finding, Lookup, Notification, Setting
+from caseflow.models.confidential import ConfidentialNote
+from caseflow.models.drafts import TaskDraft
 from caseflow.models.engine import ProcessVersion, TaskRow, TimerRow, WorkflowInstance
 from caseflow.models.org import (
     College,
@@ -16,7 +18,7 @@ from caseflow.models.org import (
 )
 
 __all__ = [
-    "AuditEvent", "AuditHead", "Case", "College", "CounselorClass", "Dorm", "Finding",
-    "Guardian", "Klass", "Lookup", "Notification", "ProcessVersion", "School", "Setting",
-    "Student", "TaskRow", "TimerRow", "User", "UserRole", "WorkflowInstance",
+    "AuditEvent", "AuditHead", "Case", "College", "ConfidentialNote", "CounselorClass", "Dorm",
+    "Finding", "Guardian", "Klass", "Lookup", "Notification", "ProcessVersion", "School", "Setting",
+    "Student", "TaskDraft", "TaskRow", "TimerRow", "User", "UserRole", "WorkflowInstance",
 ]

@@ -57,9 +57,13 @@ class Outcome:
     data_objects: dict[str, Any] = field(default_factory=dict)
 
 
-@lru_cache(maxsize=256)
 def _version_files(version_id: int) -> tuple[str, str, dict[str, str]]:
-    # Deployed versions never change, so their sources can be cached by id.
+    return _cached_version_files(db.engine.url.render_as_string(), version_id)
+
+
+@lru_cache(maxsize=256)
+def _cached_version_files(database: str, version_id: int) -> tuple[str, str, dict[str, str]]:
+    # Deployed versions never change, so their sources are cached per database and id.
     row = db.session.get(ProcessVersion, version_id)
     if row is None:
         raise NotFound(f"no process version {version_id}")

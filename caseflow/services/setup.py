@@ -26,7 +26,7 @@ def migrate_database() -> None:
     """Bring the schema to the newest migration (creates it on an empty database)."""
     from flask_migrate import upgrade
 
-    upgrade(directory=str(MIGRATIONS))
+    upgrade(directory=str(MIGRATIONS), revision="heads")
 
 
 def seed_reference_data() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
 import workflows
@@ -13,7 +13,15 @@ from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.engine import EngineError
 from caseflow.models import Case, TaskRow, User, WorkflowInstance
-from caseflow.services import Conflict, Forbidden, NotFound, ValidationFailed, cases, runner
+from caseflow.services import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    cases,
+    confidential,
+    runner,
+)
 
 
 def get_task(task_id: int, user: User) -> TaskRow:
@@ -34,12 +42,17 @@ def already_done(row: TaskRow) -> Conflict:
                     by=name, at=row.completed_at, state=row.state)
 
 
-def validate(row: TaskRow, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate form data with the task's schema; return JSON-native values."""
+def form_schema(row: TaskRow) -> Schema:
+    """Return the form schema of a task's step."""
     schema_cls = workflows.form(row.process_id, row.task_spec)
     if schema_cls is None:
         raise ValidationFailed({"_schema": [f"no form is defined for step {row.task_spec}"]})
-    schema = schema_cls()
+    return schema_cls()
+
+
+def validate(row: TaskRow, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate form data with the task's schema; return JSON-native values."""
+    schema = form_schema(row)
     try:
         loaded = schema.load(data)
     except ValidationError as exc:
@@ -53,14 +66,21 @@ def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) 
     if row.state != "ready":
         raise already_done(row)
     clean = validate(row, data)
+    schema = form_schema(row)
+    public, secret = confidential.split(schema, clean)
     instance = db.session.get(WorkflowInstance, row.instance_id)
     case = db.session.get(Case, row.case_id) if row.case_id else None
     try:
-        outcome = runner.act(instance, lambda run: run.complete(row.spiff_task_id, clean),
+        refs = confidential.store(secret, case_id=row.case_id, task_id=row.id,
+                                  owner_role=row.role or "", user_id=user.id)
+        # the workflow keeps a reference to each confidential value, never the text
+        public.update({f"{name}_ref": note_id for name, note_id in refs.items()})
+        outcome = runner.act(instance, lambda run: run.complete(row.spiff_task_id, public),
                              actor, case=case, completed=row)
         row.state, row.completed_at, row.completed_by = "completed", clock.now(), user.id
         audit.record("task_completed", actor, case_id=row.case_id, task_id=row.id,
-                     detail={"step": row.task_spec, "name": row.name, "data": clean})
+                     detail={"step": row.task_spec, "name": row.name,
+                             "data": confidential.audit_detail(schema, public, secret)})
         if case is not None:
             cases.mirror(case, outcome, actor)
         db.session.commit()

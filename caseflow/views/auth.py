@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 from werkzeug.wrappers import Response
@@ -39,4 +39,5 @@ def logout() -> Response:
     auth_service.signed_out(actor())
     logout_user()
     session.clear()
+    flash(_("You have signed out. Close the browser on a shared computer."))
     return redirect(url_for("auth.login"))

@@ -1,36 +1,45 @@
-"""Home: my open tasks and the cases I may see."""
+"""The inbox: my open tasks and the claimable tasks of my roles and scope."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from caseflow import access
-from caseflow.db import db
-from caseflow.models import Case, Student, TaskRow
+from caseflow.services import inbox as inbox_service
+from caseflow.views import int_arg, page_arg, page_size, pages, text_arg
+from caseflow.views.labels import RISKS as RISK_LABELS
+from caseflow.views.labels import ROLES, label
 
 bp = Blueprint("main", __name__)
 
+TASK_ROLES = ("counselor", "college_officer", "psych_center", "security_office",
+              "student_affairs")
+RISKS = ("red", "orange", "yellow")
 
+
+def _filter() -> inbox_service.InboxFilter:
+    return inbox_service.InboxFilter(
+        role=text_arg("role", TASK_ROLES), risk=text_arg("risk", RISKS),
+        overdue=text_arg("overdue", ("1",)) == "1", process=text_arg("process"),
+        college_id=int_arg("college"), class_id=int_arg("class"),
+        newest_due_first=text_arg("sort", ("-due",)) == "-due", page=page_arg())
+
+
+@bp.route("/inbox")
 @bp.route("/")
 @login_required
 def home() -> str:
-    """List my open tasks (by due time) and the cases in my scope."""
-    page = max(request.args.get("page", 1, type=int), 1)
-    size = current_app.config["PAGE_SIZE"]
-    tasks = db.session.execute(
-        select(TaskRow, Case.number, Case.risk_level, Student.name)
-        .join(Case, Case.id == TaskRow.case_id, isouter=True)
-        .join(Student, Student.id == Case.student_id, isouter=True)
-        .where(TaskRow.state == "ready", access.task_filter(current_user))
-        .order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.id).limit(size)
-    ).all()
-    case_query = select(Case, Student.name).join(Student, Student.id == Case.student_id).where(
-        access.case_filter(current_user))
-    total = db.session.scalar(select(func.count()).select_from(case_query.subquery()))
-    cases = db.session.execute(
-        case_query.order_by(Case.registered_at.desc(), Case.id.desc())
-        .limit(size).offset((page - 1) * size)).all()
-    return render_template("home.html", tasks=tasks, cases=cases, page=page,
-                           pages=max((total + size - 1) // size, 1), total=total)
+    """List my open tasks and the tasks I may claim, by due time, with filters."""
+    f = _filter()
+    rows, total = inbox_service.inbox(current_user, f, page_size())
+    colleges, classes = inbox_service.scope_places(current_user, f.college_id)
+    held = access.roles(current_user)
+    my_roles = [r for r in TASK_ROLES if r in held]
+    reassign = {r.task.id for r in rows if access.may_reassign(current_user, r.task)}
+    return render_template(
+        "inbox.html", rows=rows, total=total, page=f.page, pages=pages(total), f=f,
+        roles=[(r, label(ROLES, r)) for r in my_roles] if len(my_roles) > 1 else [],
+        risks=[(r, label(RISK_LABELS, r)) for r in RISKS], processes=inbox_service.processes(),
+        colleges=[(c.id, c.name) for c in colleges], classes=[(k.id, k.name) for k in classes],
+        reassign=reassign, may_register=access.may_register(current_user))
