@@ -47,10 +47,10 @@ def _event_marks(info: BpmnInfo, events: Iterable[tuple[Any, Mapping[str, Any]]]
     """Mark engine-run elements completed; return gateway → elements it chose."""
     chosen: dict[str, set[str]] = {}
     for ev, detail in events:
-        element = detail.get("element")
         if ev.event_type == "task_completed" and detail.get("step"):
             marks.setdefault(str(detail["step"]), "completed")
-        elif ev.event_type in EVENT_ELEMENTS and element:
+        elif ev.event_type in EVENT_ELEMENTS and detail.get("element"):
+            element = detail["element"]
             marks.setdefault(str(element), "completed")
             if ev.event_type == "gateway_passed":
                 chosen.setdefault(str(element), set()).update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from caseflow.models import (
 )
 from caseflow.services import NotFound
 
+REASSIGNMENTS = ("task_reassigned", "case_reassigned")
+
 
 @dataclass
 class Summary:
@@ -48,7 +51,7 @@ class CaseFile:
     done_tasks: list[TaskRow]
     step_data: dict[int, dict[str, Any]]
     notifications: list[Notification]
-    events: list[tuple[Any, dict[str, Any]]]  # (audit_event row, its detail)
+    events: list[tuple[Any, Mapping[str, Any]]]  # (audit_event row, its detail)
     people: dict[int, str] = field(default_factory=dict)
     version_id: int | None = None
     notes: dict[int, dict[str, str]] = field(default_factory=dict)  # task id -> field -> text
@@ -95,6 +98,30 @@ def summary(case: Case) -> Summary:
                    [(f, _json(f.data)) for f in findings])
 
 
+class LazyDetail(Mapping[str, Any]):
+    """An audit event's detail, decoded from JSON only when something reads it."""
+
+    __slots__ = ("_text", "_value")
+
+    def __init__(self, text: str | None) -> None:
+        self._text, self._value = text, None
+
+    def decoded(self) -> dict[str, Any]:
+        """Return the detail as a plain dict (decoding it the first time)."""
+        if self._value is None:
+            self._value = _json(self._text)
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.decoded())
+
+    def __len__(self) -> int:
+        return len(self.decoded())
+
+
 def _json(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
@@ -113,7 +140,7 @@ def gather(case: Case, user: User | None = None) -> CaseFile:
     # Plain rows, not ORM objects: a long history has hundreds of events.
     rows = db.session.execute(select(AuditEvent.__table__).where(AuditEvent.case_id == case.id)
                               .order_by(AuditEvent.seq)).all()
-    events = [(ev, _json(ev.detail)) for ev in rows]
+    events = [(ev, LazyDetail(ev.detail)) for ev in rows]
     step_data = {ev.task_id: detail.get("data") or {} for ev, detail in events
                  if ev.event_type == "task_completed" and ev.task_id}
     notices = db.session.scalars(select(Notification).where(Notification.case_id == case.id)
@@ -153,6 +180,8 @@ def _people(file: CaseFile) -> dict[int, str]:
     for ev, detail in file.events:
         if ev.actor_id:
             ids.add(ev.actor_id)
+        if ev.event_type not in REASSIGNMENTS:
+            continue
         for key in ("from", "to"):
             if isinstance(detail.get(key), int):
                 ids.add(detail[key])

@@ -75,12 +75,13 @@ def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) 
                                   owner_role=row.role or "", user_id=user.id)
         # the workflow keeps a reference to each confidential value, never the text
         public.update({f"{name}_ref": note_id for name, note_id in refs.items()})
-        outcome = runner.act(instance, lambda run: run.complete(row.spiff_task_id, public),
-                             actor, case=case, completed=row)
-        row.state, row.completed_at, row.completed_by = "completed", clock.now(), user.id
+        # the person's step first, then what the engine did because of it
         audit.record("task_completed", actor, case_id=row.case_id, task_id=row.id,
                      detail={"step": row.task_spec, "name": row.name,
                              "data": confidential.audit_detail(schema, public, secret)})
+        outcome = runner.act(instance, lambda run: run.complete(row.spiff_task_id, public),
+                             actor, case=case, completed=row)
+        row.state, row.completed_at, row.completed_by = "completed", clock.now(), user.id
         if case is not None:
             cases.mirror(case, outcome, actor)
         db.session.commit()

@@ -14,7 +14,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from caseflow.services.bpmninfo import BpmnInfo
-from caseflow.services.casefile import CaseFile
+from caseflow.services.casefile import CaseFile, LazyDetail
 from caseflow.timefmt import short
 from caseflow.views import fast_gettext as _
 from caseflow.views import labels
@@ -184,6 +184,7 @@ def _maker(file: CaseFile, lang: str, confidential_ok: bool, info: BpmnInfo | No
     titles, system = _table(labels.EVENTS), ctx.words["System"]
 
     def make(ev: Event, detail: Mapping[str, Any]) -> Entry:
+        detail = detail.decoded() if isinstance(detail, LazyDetail) else detail
         describe = DESCRIBERS.get(ev.event_type, _generic)
         actor = system if ev.actor == "system" else (
             file.people.get(ev.actor_id or 0) or ev.actor)

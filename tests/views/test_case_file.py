@@ -111,3 +111,20 @@ def test_english_case_file(client, world):
     html = client.get(f"/cases/{world.case.id}?lang=en").get_data(as_text=True)
     assert "Student and guardians" in html and "Process diagram" in html
     assert "Completed" in html  # the diagram legend, in English
+
+
+def test_history_shows_a_renamed_person_afresh(client, world):
+    from caseflow.models import User
+
+    login(client, "counselor1")
+    _complete(client, "Talk", {"reached_how": "phone", "talked_at": "2020-01-02T10:30",
+                               "note": "已谈", "refer": "on"})
+    login(client, "leader")
+    first = client.get(f"/cases/{world.case.id}").get_data(as_text=True)
+    assert "counselor1（测试）" in first
+    user = db.session.get(User, world.counselor1.id)
+    user.display_name = "王老师"
+    db.session.commit()
+    again = client.get(f"/cases/{world.case.id}").get_data(as_text=True)
+    timeline = again[again.index('<ol class="timeline">'):]
+    assert "王老师" in timeline and "counselor1（测试）" not in timeline
