@@ -41,12 +41,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    from caseflow.views import auth, cases, main, notifications, tasks
-    from caseflow.views.admin_settings import bp as admin_settings_bp
-
-    for module in (auth, main, tasks, cases, notifications):
-        app.register_blueprint(module.bp)
-    app.register_blueprint(admin_settings_bp)
+    for blueprint in discover_blueprints():
+        app.register_blueprint(blueprint)
     _register_filters(app)
     app.context_processor(_template_globals)
     for code in (400, 403, 404, 405, 409, 500):
@@ -71,6 +67,25 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def discover_blueprints() -> list[Any]:
+    """Return the `bp` of every module in caseflow/views, in module-name order.
+
+    A new screen is a module with a blueprint named `bp`; nothing else needs editing.
+    """
+    import importlib
+    import pkgutil
+
+    from caseflow import views
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(views.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"caseflow.views.{info.name}")
+        blueprint = getattr(module, "bp", None)
+        if blueprint is not None:
+            found.append(blueprint)
+    return found
 
 
 def _register_filters(app: Flask) -> None:
