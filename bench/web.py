@@ -1,4 +1,4 @@
-"""Server-side response times of the inbox, a task screen and a case file at volume.
+"""Server-side response times of the inbox, a task screen, a case file and a student page.
 
     python bench/web.py [--cases 100000] [--history 500] [--requests 200] [--db FILE]
     python bench/web.py --db FILE --reuse      # time again without seeding
@@ -137,6 +137,13 @@ def main() -> None:
     ok &= report(f"case file, {args.history + n + 10}+ events (leader)",
                  timed(app, "leader", case_url, n))
     ok &= report("case list, student affairs", timed(app, "affairs", "/cases", n))
+    with app.app_context():
+        from caseflow.db import db
+        from caseflow.models import Case
+
+        student = db.session.get(Case, ids["case"]).student_id
+    ok &= report("student page (its case has the long history), leader",
+                 timed(app, "leader", f"/students/{student}", n))
     sys.exit(0 if ok else 1)
 
 

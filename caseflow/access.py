@@ -191,3 +191,17 @@ def may_screen_class(user: User, class_id: int, college_id: int) -> bool:
     if "counselor" in held and class_id in user.class_ids:
         return True
     return "college_officer" in held and user.college_id == college_id
+
+
+def student_page_filter(user: User) -> ColumnElement[bool]:
+    """Return a SQL condition selecting the students whose page (重点人员档案) `user` may open.
+
+    Leaders and the lead office see every student; others the students they may register
+    about, plus the students of every case they may see. Queries join Student to Klass.
+    """
+    from caseflow.models import Student
+
+    if roles(user) & {"leader", "student_affairs", "lead_office"}:
+        return true()
+    return or_(student_filter(user),
+               Student.id.in_(select(Case.student_id).where(case_filter(user))))

@@ -39,8 +39,21 @@ def _process_name(bpmn_text: str, process_id: str) -> str | None:
     return None
 
 
+_SPLIT_CACHE: dict[str, list[ProcessSource]] = {}
+
+
 def split_bundle(files: Mapping[str, bytes]) -> list[ProcessSource]:
-    """Check every file together; return one ProcessSource per executable process."""
+    """Check every file together; return one ProcessSource per executable process.
+
+    The result is cached by the files' hash: checking a 300 KB model takes a second.
+    """
+    key = source_hash(files)
+    if key not in _SPLIT_CACHE:
+        _SPLIT_CACHE[key] = _split(files)
+    return list(_SPLIT_CACHE[key])
+
+
+def _split(files: Mapping[str, bytes]) -> list[ProcessSource]:
     bundle = parse_bundle(files)
     texts = {name: data.decode("utf-8") for name, data in files.items()}
     out = []

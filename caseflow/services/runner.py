@@ -190,9 +190,18 @@ def _task_values(instance: WorkflowInstance, run: Run, task: HumanTask, case: Ca
         "class_id": case.class_id if case else None, "assignee_id": _assignee(role, case),
         "state": "ready", "created_at": now,
         "due_at": due_from(task.due_value, now) if task.due_value else None,
-        "due_source": (f"{task.properties.get('due')} = {task.due_value}"
-                       if task.due_value else None),
+        "due_source": _due_source(run.process.process_id, task),
     }
+
+
+def _due_source(process_id: str, task: HumanTask) -> str | None:
+    """Say where a due time came from: the school setting the step reads, and its value."""
+    if not task.due_value:
+        return None
+    key = getattr(workflows.describe(process_id), "TASK_KEYS", {}).get(task.spec_id)
+    if key and str(task.due_value).startswith("P"):
+        return f"setting due.{key} = {task.due_value}"
+    return f"{task.properties.get('due')} = {task.due_value}"
 
 
 def _assignee(role: str | None, case: Case | None) -> int | None:

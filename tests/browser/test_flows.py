@@ -111,3 +111,19 @@ def test_second_browser_sees_already_completed_and_keeps_input(new_page, world):
     kept = second.locator(".kept textarea")
     assert "第二位写的长段记录，不能丢" in [kept.nth(i).input_value()
                                           for i in range(kept.count())]
+
+
+def test_student_page_for_own_class_other_class_and_leader(new_page, world):
+    own = new_page()
+    sign_in(own, "counselor1")
+    own.goto(f"/students/{world.student1.id}")
+    assert world.student1.name in own.locator("h1").inner_text()
+    assert world.case.number in own.locator("#h-cases + table").inner_text()
+    other = new_page()
+    sign_in(other, "counselor2")
+    response = other.goto(f"/students/{world.student1.id}")
+    assert response.status == 404
+    leader = new_page()
+    sign_in(leader, "leader")
+    leader.goto(f"/students/{world.student1.id}")
+    assert "重点人员档案" in leader.locator("h1").inner_text()

@@ -40,7 +40,7 @@ def test_start_writes_task_and_timer_rows(started):
     [task] = db.session.scalars(select(TaskRow)).all()
     assert (task.task_spec, task.name, task.role, task.state) == ("Check", "核查", "counselor",
                                                                    "ready")
-    assert task.due_source == "check_due = PT2H"
+    assert task.due_source == "check_due = PT2H"  # no TASK_KEYS in the test process
     [timer] = db.session.scalars(select(TimerRow)).all()
     assert timer.event_id == "CheckLate" and timer.state == "waiting"
     assert timer.due_at == task.due_at
