@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from types import SimpleNamespace
+from typing import Any
 
 from caseflow.db import db
 from caseflow.models import (
@@ -75,3 +76,19 @@ def org() -> SimpleNamespace:
     ns.student3 = student("2024000301", "王五", k3)
     db.session.commit()
     return ns
+
+
+def deployed_org() -> SimpleNamespace:
+    """Seed the lists, deploy bpmn/ and create the test organisation."""
+    from caseflow.services import setup
+
+    setup.seed_reference_data()
+    setup.deploy_processes(by="test")
+    return org()
+
+
+def actor(user: User) -> Any:
+    """Return the audit actor for a user acting in their first role."""
+    from caseflow.audit import Actor
+
+    return Actor(user.id, user.username, user.role_names[0])

@@ -19,20 +19,17 @@ from caseflow.models import (
     TaskRow,
     WorkflowInstance,
 )
-from caseflow.services import ValidationFailed, cases, setup, timers
+from caseflow.services import ValidationFailed, cases, timers
 from caseflow.services import tasks as task_service
 from tests import factories
 
 
 @pytest.fixture
 def world(app):
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    return factories.org()
+    return factories.deployed_org()
 
 
-def actor(user):
-    return audit.Actor(user.id, user.username, user.role_names[0])
+actor = factories.actor
 
 
 def victim(**extra):

@@ -7,22 +7,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from caseflow import audit, clock
+from caseflow import clock
 from caseflow.db import db
 from caseflow.models import Notification, TaskRow
-from caseflow.services import cases, settings_admin, setup, timers
+from caseflow.services import cases, settings_admin, timers
 from tests import factories
 
 
 @pytest.fixture
 def world(app):
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    return factories.org()
+    return factories.deployed_org()
 
 
-def actor(user):
-    return audit.Actor(user.id, user.username, user.role_names[0])
+actor = factories.actor
 
 
 def register(world, student):
