@@ -64,8 +64,10 @@ def main() -> None:
 
 def _register_groups() -> None:
     from caseflow.cli_settings import settings_group
+    from caseflow.cli_users import users_group
 
     main.add_command(settings_group)
+    main.add_command(users_group)
 
 
 @main.command("init-db")
@@ -177,6 +179,58 @@ def worker(once: bool, interval: float) -> None:
     with app.app_context():
         fired = timers.run_worker(interval, once=once)
     click.echo(f"fired {fired} timers")
+
+
+@main.command("serve")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="worker processes (about 2 per CPU core)")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="threads per worker (more than 1 uses gunicorn's gthread workers)")
+@click.option("--timeout", type=int, default=30, show_default=True,
+              help="seconds before a stuck worker is restarted")
+@_database_errors
+def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
+    """Serve caseflow under gunicorn (production); run `caseflow worker` beside it."""
+    app = _app()
+    click.echo(f"caseflow on http://{bind}/ with {workers} workers x {threads} threads "
+               f"(database: {_describe_db(app)})")
+    _run_gunicorn(app, {"bind": bind, "workers": workers, "threads": threads,
+                        "worker_class": "gthread" if threads > 1 else "sync",
+                        "timeout": timeout, "preload_app": True, "accesslog": None,
+                        "errorlog": "-", "post_fork": _after_fork(app)})
+
+
+def _describe_db(app: Flask) -> str:
+    from caseflow.dbcheck import describe_url
+
+    return describe_url(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _after_fork(app: Flask) -> Callable[..., None]:
+    def post_fork(server: Any, worker: Any) -> None:
+        # connections opened before the fork belong to the master: never share them
+        from caseflow.db import db
+
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    return post_fork
+
+
+def _run_gunicorn(app: Flask, options: dict[str, Any]) -> None:
+    """Run gunicorn on the already-built app (preloaded once, forked into the workers)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    Server().run()
 
 
 @main.command("demo")

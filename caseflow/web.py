@@ -41,12 +41,16 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    from caseflow import security
+
+    security.init_app(app)  # cookies, headers, session timeouts, the route gate, 413
     for blueprint in discover_blueprints():
         app.register_blueprint(blueprint)
     _register_filters(app)
     app.context_processor(_template_globals)
     for code in (400, 403, 404, 405, 409, 500):
         app.register_error_handler(code, _error_page)
+    register_database_errors(app)
 
     @app.after_request
     def _remember_lang(response: Any) -> Any:
@@ -132,8 +136,11 @@ def _nav_links() -> dict[str, bool]:
 
     if not current_user.is_authenticated:
         return {}
+    from caseflow.services import reports
+
     return {"cases": access.may_list_cases(current_user),
             "register": access.may_register(current_user),
+            "reports": reports.may_view(current_user),
             "settings": access.may_manage_settings(current_user)}
 
 
@@ -150,6 +157,29 @@ def _school_name() -> str:
     from flask import current_app
 
     return str(current_app.config.get("SCHOOL_NAME", "caseflow"))
+
+
+def register_database_errors(app: Flask) -> None:
+    """Answer a database that is unreachable or refuses a write with a "try again" page."""
+    from sqlalchemy.exc import DBAPIError
+
+    app.register_error_handler(DBAPIError, _database_error_page)
+
+
+def _database_error_page(error: Any) -> Any:
+    import logging
+
+    logging.getLogger(__name__).warning("database error on %s %s: %s", request.method,
+                                        request.path, getattr(error, "orig", error))
+    try:
+        db.session.rollback()  # nothing of the failed unit of work stays
+    except Exception:  # the connection may be gone: drop the session, the pool reconnects
+        db.session.remove()
+    # Flask-Login's template context loads the signed-in user: from the database. Don't.
+    g._login_user = login_manager.anonymous_user()
+    retry = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    page = render_template("error_db.html", retry_url=retry, at=timefmt.short(clock.now()))
+    return page, 503, {"Retry-After": "5"}
 
 
 def _error_page(error: Any) -> Any:

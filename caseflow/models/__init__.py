@@ -3,6 +3,14 @@
 from caseflow.models.audit import AuditEvent, AuditHead
 from caseflow.models.cases import Case, Finding, Lookup, Notification, Setting
 from caseflow.models.confidential import ConfidentialNote
+from caseflow.models.discovery import (
+    PoliceWarning,
+    ScreeningClass,
+    ScreeningCollege,
+    ScreeningEntry,
+    ScreeningRound,
+    WarningCandidate,
+)
 from caseflow.models.drafts import TaskDraft
 from caseflow.models.engine import ProcessVersion, TaskRow, TimerRow, WorkflowInstance
 from caseflow.models.org import (
@@ -21,4 +29,23 @@ __all__ = [
     "AuditEvent", "AuditHead", "Case", "College", "ConfidentialNote", "CounselorClass", "Dorm",
     "Finding", "Guardian", "Klass", "Lookup", "Notification", "ProcessVersion", "School", "Setting",
     "Student", "TaskDraft", "TaskRow", "TimerRow", "User", "UserRole", "WorkflowInstance",
+    "PoliceWarning", "ScreeningClass", "ScreeningCollege", "ScreeningEntry", "ScreeningRound",
+    "WarningCandidate",
 ]
+
+from caseflow.models.security import (  # security models (issue 5)
+    ApiToken,
+    LoginSession,
+    LoginThrottle,
+    TotpCredential,
+    TotpRequiredRole,
+)
+
+__all__ += ["ApiToken", "LoginSession", "LoginThrottle", "TotpCredential", "TotpRequiredRole"]
+from caseflow.models.reports import IssuedBrief  # noqa: E402
+
+__all__ += ["IssuedBrief"]
+
+from caseflow.models.idempotency import SubmissionToken  # noqa: E402
+
+__all__ += ["SubmissionToken"]

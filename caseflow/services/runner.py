@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 import workflows
 from caseflow import audit, clock, settings, timefmt
@@ -30,10 +31,11 @@ from caseflow.engine import (
     standard_functions,
 )
 from caseflow.models import Case, ProcessVersion, TaskRow, TimerRow, WorkflowInstance
-from caseflow.services import NotFound, notify
+from caseflow.services import Conflict, NotFound, notify
 
 TASKS = TaskRow.__table__
 TIMERS = TimerRow.__table__
+INSTANCES = WorkflowInstance.__table__
 
 
 @dataclass(frozen=True)
@@ -122,13 +124,54 @@ def load(instance: WorkflowInstance) -> Run:
     return Run.load(process, instance.state, script_functions(process.process_id))
 
 
+class StaleInstance(Conflict, StaleDataError):
+    """The instance changed after it was loaded: the unit of work was rolled back.
+
+    A Conflict for callers that show it (409), and a StaleDataError for callers that
+    already handle the ORM's version check the same way.
+    """
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)  # not SQLAlchemy's, which adds a link for `code`
+
+
 def act(instance: WorkflowInstance, action: Callable[[Run], list[EngineEvent]], actor: Actor,
         case: Case | None = None, completed: TaskRow | None = None) -> Outcome:
-    """Run `action` on the loaded instance and write everything back."""
+    """Run `action` on the loaded instance and write everything back.
+
+    Raises StaleInstance (after rolling the session back) when another transaction changed
+    the instance after it was loaded: the loser of a race is refused, never merged.
+    """
+    loaded_version = instance.version
     with clock.pinned(clock.now()):  # one "now" for the whole unit of work
         run = load(instance)
         events = action(run)
+        lock_instance(instance.id, loaded_version)
         return _write_back(instance, run, events, actor, case, completed)
+
+
+def lock_instance(instance_id: int, loaded_version: int) -> None:
+    """Take the instance's write lock before writing; refuse if it changed since loading.
+
+    PostgreSQL locks the row (SELECT ... FOR UPDATE); SQLite takes the database's write
+    lock (BEGIN IMMEDIATE, waiting up to busy_timeout) unless this transaction already
+    holds it. Locking before the first write keeps one lock order for every unit of work
+    (instance, then task and case rows, then the audit head), so writers queue instead of
+    deadlocking, and the version is read under the lock, so the check cannot be raced.
+    """
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    query = select(INSTANCES.c.version).where(INSTANCES.c.id == instance_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    current = conn.execute(query).scalar()
+    if current != loaded_version:
+        db.session.rollback()
+        raise StaleInstance("someone changed this case at the same time: reload and try again",
+                            instance_id=instance_id, loaded=loaded_version, current=current)
 
 
 def _write_back(instance: WorkflowInstance, run: Run, events: list[EngineEvent], actor: Actor,
@@ -140,7 +183,7 @@ def _write_back(instance: WorkflowInstance, run: Run, events: list[EngineEvent],
         instance.status = "completed"
     outcome = Outcome(instance, events, data_objects=run.data_objects)
     _sync_tasks(outcome, run, case, completed, now, actor)
-    _sync_timers(instance, run)
+    _sync_timers(instance, run, events)
     _record_events(outcome, case, actor, now)
     return outcome
 
@@ -210,18 +253,20 @@ def _assignee(role: str | None, case: Case | None) -> int | None:
     return None
 
 
-def _sync_timers(instance: WorkflowInstance, run: Run) -> None:
+def _sync_timers(instance: WorkflowInstance, run: Run, events: list[EngineEvent]) -> None:
     conn, t = db.session.connection(), TIMERS
     rows = {r.spiff_task_id: r for r in conn.execute(
-        select(t.c.id, t.c.spiff_task_id, t.c.due_at)
+        select(t.c.id, t.c.spiff_task_id, t.c.event_id, t.c.due_at)
         .where(t.c.instance_id == instance.id, t.c.state == "waiting"))}
     waiting = {t.task_id: t for t in run.waiting_timers()}
+    fired = {e.element_id for e in events if e.type == "timer_fired"}
     now = clock.now()
     for spiff_id, row in rows.items():
         if spiff_id not in waiting:
-            conn.execute(update(t).where(t.c.id == row.id)
-                         .values(state="fired" if row.due_at <= now else "cancelled",
-                                 fired_at=now))
+            # "fired" only if this run fired it: a timer whose task was completed after its
+            # due time but before a worker fired it was cancelled, and says so
+            state = "fired" if row.event_id in fired and row.due_at <= now else "cancelled"
+            conn.execute(update(t).where(t.c.id == row.id).values(state=state, fired_at=now))
     new = [{"instance_id": instance.id, "spiff_task_id": sid, "event_id": t.event_id,
             "due_at": t.due_at, "state": "waiting"}
            for sid, t in waiting.items() if sid not in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from marshmallow import Schema, ValidationError
@@ -20,6 +22,8 @@ from caseflow.services import (
     ValidationFailed,
     cases,
     confidential,
+    idempotency,
+    inbox,
     runner,
 )
 
@@ -60,8 +64,74 @@ def validate(row: TaskRow, data: dict[str, Any]) -> dict[str, Any]:
     return schema.dump(loaded)
 
 
-def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) -> TaskRow:
-    """Complete a task once: validate, run the engine, write rows and audit, commit."""
+ATTEMPTS = 3  # a completion that lost a race to a timer or another step is re-run this often
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a form submission did: the task, where to go next, and whether it was a repeat."""
+
+    task: TaskRow
+    next_task_id: int | None
+    replayed: bool = False
+
+
+def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor,
+                  token: str | None = None) -> TaskRow:
+    """Complete a task once: validate, run the engine, write rows and audit, commit.
+
+    With a submission `token`, a repeated submission returns the task as first completed.
+    """
+    return _submit(task_id, data, user, actor, token, want_next=False).task
+
+
+def submit(task_id: int, data: dict[str, Any], user: User, actor: Actor,
+           token: str | None) -> Submission:
+    """Complete a task for a form submission; a token used before returns its first outcome."""
+    return _submit(task_id, data, user, actor, token, want_next=True)
+
+
+def _submit(task_id: int, data: dict[str, Any], user: User, actor: Actor, token: str | None,
+            want_next: bool) -> Submission:
+    token = idempotency.usable(token)
+    if token and (replay := _replay(task_id, token, user)):
+        return replay
+    try:
+        return _complete_retrying(task_id, data, user, actor, token, want_next)
+    except Conflict:
+        # a double click: the first submission won the race and stored the token
+        if token and (replay := _replay(task_id, token, user)):
+            return replay
+        raise
+
+
+def _replay(task_id: int, token: str, user: User) -> Submission | None:
+    prior = idempotency.find(token, user.id)
+    if prior is None:
+        return None
+    if prior.task_id != task_id:
+        raise Conflict("this form was already submitted for another task: reload the page")
+    return Submission(db.session.get(TaskRow, task_id), prior.next_task_id, replayed=True)
+
+
+def _complete_retrying(task_id: int, data: dict[str, Any], user: User, actor: Actor,
+                       token: str | None, want_next: bool) -> Submission:
+    # Losing the version race to a timer or to another step of the same case is no reason
+    # to refuse: re-run the whole unit (access, state, validation) on the new state. If the
+    # task itself was completed meanwhile, the re-run says so ("already completed by X").
+    for _attempt in range(ATTEMPTS):
+        try:
+            return _complete_once(task_id, data, user, actor, token, want_next)
+        except StaleDataError:
+            db.session.rollback()
+            row = db.session.get(TaskRow, task_id)
+            if row is not None and row.state != "ready":
+                raise already_done(row) from None
+    raise Conflict("someone changed this case at the same time: reload and try again")
+
+
+def _complete_once(task_id: int, data: dict[str, Any], user: User, actor: Actor,
+                   token: str | None, want_next: bool) -> Submission:
     row = get_task(task_id, user)
     if row.state != "ready":
         raise already_done(row)
@@ -84,34 +154,57 @@ def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) 
         row.state, row.completed_at, row.completed_by = "completed", clock.now(), user.id
         if case is not None:
             cases.mirror(case, outcome, actor)
+        nxt = inbox.next_task(user, row.case_id) if want_next else None
+        if token:
+            idempotency.remember(token, user.id, row.id, nxt)
         db.session.commit()
-    except (StaleDataError, EngineError) as exc:
+    except EngineError as exc:
         db.session.rollback()
         db.session.refresh(row)
         if row.state != "ready":
             raise already_done(row) from exc
         raise Conflict("someone changed this case at the same time: reload and try again"
                        ) from exc
-    return row
+    return Submission(row, nxt)
 
 
 def claim(task_id: int, user: User, actor: Actor) -> TaskRow:
     """Take a queued task for yourself."""
-    row = get_task(task_id, user)
+    row = _claimable(task_id, user)
     if row.state != "ready":
         raise already_done(row)
     if row.assignee_id not in (None, user.id):
         raise Conflict("someone else claimed this task first")
+    # one conditional UPDATE: of two people claiming at once, the database picks one
     updated = db.session.query(TaskRow).filter(
         TaskRow.id == row.id, TaskRow.state == "ready", TaskRow.assignee_id.is_(None)
     ).update({"assignee_id": user.id})
-    if not updated and row.assignee_id != user.id:
+    if not updated:
         db.session.rollback()
+        db.session.refresh(row)
+        if row.state != "ready":
+            raise already_done(row)
+        if row.assignee_id == user.id:
+            return row  # already yours (a second click): nothing more to record
         raise Conflict("someone else claimed this task first")
     audit.record("task_claimed", actor, case_id=row.case_id, task_id=row.id,
                  detail={"step": row.task_spec})
     db.session.commit()
     return row
+
+
+def _claimable(task_id: int, user: User) -> TaskRow:
+    try:
+        return get_task(task_id, user)
+    except NotFound:
+        # Claimed by a colleague a moment ago: say so, instead of "no such task", to
+        # whoever could have taken it from the queue.
+        row = db.session.get(TaskRow, task_id)
+        if row is not None and row.assignee_id is not None and access.may_work_on(
+                user, SimpleNamespace(assignee_id=None, role=row.role, class_id=row.class_id,
+                                      college_id=row.college_id)):
+            raise Conflict("someone else claimed this task first") from None
+        raise
 
 
 def release(task_id: int, user: User, actor: Actor) -> TaskRow:

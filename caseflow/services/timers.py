@@ -14,23 +14,25 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow import audit, clock
 from caseflow.db import db
 from caseflow.models import Case, TimerRow, WorkflowInstance
-from caseflow.services import cases, runner
+from caseflow.services import cases, idempotency, runner
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+BATCH = 50
+ATTEMPTS = 3
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_due(now: datetime, limit: int = 200, lease: timedelta = LEASE) -> list[int]:
+def claim_due(now: datetime, limit: int = BATCH, lease: timedelta = LEASE) -> list[int]:
     """Lease up to `limit` due timers; return the ids of their instances (committed)."""
     t = TimerRow.__table__
     due = (select(t.c.id).where(t.c.state == "waiting", t.c.due_at <= now,
@@ -54,8 +56,23 @@ def _release(instance_id: int) -> None:
 
 
 def fire_instance(instance_id: int, now: datetime) -> int:
-    """Fire the due timers of one instance in one transaction; return how many fired."""
-    instance = db.session.get(WorkflowInstance, instance_id)
+    """Fire the due timers of one instance in one transaction; return how many fired.
+
+    If a person changed the instance meanwhile, fire again on the new state (a few times).
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _fire_once(instance_id, now)
+        except StaleDataError:
+            db.session.rollback()
+            if attempt == ATTEMPTS:
+                raise
+            log.info("instance %s changed while its timers fired; firing again", instance_id)
+    return 0  # not reached
+
+
+def _fire_once(instance_id: int, now: datetime) -> int:
+    instance = db.session.get(WorkflowInstance, instance_id, populate_existing=True)
     if instance is None or instance.status != "running":
         return 0
     case = db.session.get(Case, instance.case_id) if instance.case_id else None
@@ -69,34 +86,76 @@ def fire_instance(instance_id: int, now: datetime) -> int:
 
 
 def fire_due(now: datetime | None = None) -> int:
-    """Fire every timer due at `now` (default: the clock's now); return how many fired."""
+    """Fire every timer due at `now` (default: the clock's now); return how many fired.
+
+    Claims batches until none is left. An instance that keeps failing keeps its lease, so
+    it is tried again when the lease runs out; a lost database connection stops the round.
+    """
     now = now or clock.now()
     total = 0
-    for instance_id in claim_due(now):
-        try:
-            total += fire_instance(instance_id, now)
-        except StaleDataError:
-            # Someone completed a task of this instance meanwhile; fire on the next round.
-            db.session.rollback()
-            log.info("instance %s changed while its timers fired; retrying", instance_id)
-            _release(instance_id)
+    while ids := claim_due(now):
+        for instance_id in ids:
+            # the later of the round's time and the real time: a timer that falls due while
+            # the round runs fires too, and its fired_at says when it really fired
+            total += _fire_guarded(instance_id, max(now, clock.now()))
     return total
+
+
+def _fire_guarded(instance_id: int, now: datetime) -> int:
+    try:
+        return fire_instance(instance_id, now)
+    except StaleDataError:
+        log.info("instance %s kept changing while its timers fired; next round", instance_id)
+        _release(instance_id)
+    except OperationalError:
+        db.session.rollback()
+        raise
+    except Exception:  # one broken instance must not stop the others
+        db.session.rollback()
+        log.exception("firing the timers of instance %s failed; retrying after the lease",
+                      instance_id)
+    return 0
+
+
+def next_due(now: datetime) -> datetime | None:
+    """Return when the next unleased timer is due (None if nothing waits)."""
+    t = TimerRow.__table__
+    found = db.session.connection().execute(
+        select(func.min(t.c.due_at)).where(
+            t.c.state == "waiting",
+            or_(t.c.lease_until.is_(None), t.c.lease_until < now))).scalar()
+    db.session.rollback()  # end the read transaction: do not hold a snapshot while asleep
+    if found is None:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def run_worker(interval: float, once: bool = False,
                sleep: Callable[[float], None] = time.sleep) -> int:
-    """Poll for due timers until stopped; back off while the database is unreachable."""
+    """Poll for due timers until stopped; back off while the database is unreachable.
+
+    Sleeps `interval` seconds between rounds at most, less when a timer falls due sooner.
+    """
     fired, backoff = 0, interval
     while True:
         try:
             fired += fire_due(clock.now())
-            backoff = interval
-        except OperationalError as exc:
+            idempotency.purge()
+            backoff, pause = interval, _pause(interval)
+        except DBAPIError as exc:
             db.session.rollback()
-            backoff = min(backoff * 2, 60.0)
+            backoff = pause = min(backoff * 2, 60.0)
             log.warning("database unavailable (%s); retrying in %.0f s", exc.orig, backoff)
             if once:
                 raise
         if once:
             return fired
-        sleep(backoff)
+        sleep(pause)
+
+
+def _pause(interval: float) -> float:
+    now = clock.now()
+    due = next_due(now)
+    if due is None:
+        return interval
+    return min(interval, max(0.05, (due - now).total_seconds()))

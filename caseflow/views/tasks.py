@@ -22,6 +22,7 @@ from caseflow.services import (
     bpmninfo,
     casefile,
     drafts,
+    idempotency,
 )
 from caseflow.services import inbox as inbox_service
 from caseflow.services import tasks as task_service
@@ -118,6 +119,7 @@ def _show(row: TaskRow, values: dict[str, Any] | None = None,
         instructions=bpmninfo.instructions(row.process_version_id, row.task_spec),
         mine=row.assignee_id == current_user.id,
         may_reassign=row.state == "ready" and access.may_reassign(current_user, row),
+        submission_token=idempotency.new_token() if row.state == "ready" else None,
     ), status
 
 
@@ -150,8 +152,9 @@ def _save_draft(row: TaskRow, values: dict[str, Any]) -> Answer:
 
 def _complete(row: TaskRow, schema: Schema, values: dict[str, Any]) -> Answer:
     try:
-        task_service.complete_task(row.id, forms.to_load(schema, values), current_user,
-                                   actor(row.role))
+        # the form's one-time token: a double click or a retried POST gets the first answer
+        done = task_service.submit(row.id, forms.to_load(schema, values), current_user,
+                                   actor(row.role), request.form.get("submission_token"))
     except ValidationFailed as exc:
         errors = forms.translate_errors(exc.errors, lang(), _messages(row))
         return _show(row, values, errors, status=422)
@@ -159,7 +162,7 @@ def _complete(row: TaskRow, schema: Schema, values: dict[str, Any]) -> Answer:
         db.session.refresh(row)
         return _show(row, values, conflict=exc, status=409)
     flash(_("Task completed."))
-    nxt = inbox_service.next_task(current_user, row.case_id)
+    nxt = done.next_task_id
     return redirect(url_for("tasks.task", task_id=nxt) if nxt else url_for("main.home"))
 
 

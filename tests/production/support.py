@@ -1,0 +1,104 @@
+"""Helpers for the production tests: threads released together, fresh small instances,
+and the invariants every race and crash must leave behind."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select, update
+
+from caseflow import audit
+from caseflow.db import db
+from caseflow.models import AuditEvent, TaskRow, User, WorkflowInstance
+from caseflow.services import runner
+
+SYSTEM = audit.Actor(None, "test")
+
+
+def actor(user: User) -> audit.Actor:
+    return audit.Actor(user.id, user.username, user.role_names[0])
+
+
+@dataclass
+class Result:
+    """What one racing thread got: a value, or the exception it raised."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def race(app: Flask, *contenders: tuple[int | None, Callable[[User | None], Any]]
+         ) -> list[Result]:
+    """Run each (user id, action) in its own thread, app context and session, released
+    together by a barrier; return what each got."""
+    barrier = threading.Barrier(len(contenders))
+    results = [Result() for _ in contenders]
+
+    def run(i: int, user_id: int | None, action: Callable[[User | None], Any]) -> None:
+        with app.app_context():
+            try:
+                user = db.session.get(User, user_id) if user_id else None
+                if user is not None:
+                    _ = user.role_names, user.class_ids  # load before the start signal
+                db.session.rollback()  # start from the latest commit, like a new request
+                barrier.wait(timeout=30)
+                results[i].value = action(user)
+            except BaseException as exc:
+                results[i].error = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, uid, fn))
+               for i, (uid, fn) in enumerate(contenders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive(), "a racing thread hung"
+    return results
+
+
+def start_review(class_id: int, assignee_id: int | None = None) -> tuple[int, int]:
+    """Start a small review_test instance whose Check task is open to a class's counselors;
+    return (instance id, task id)."""
+    outcome = runner.start_instance("review_test", {"level": "red"}, SYSTEM)
+    [opened] = outcome.opened
+    db.session.execute(update(TaskRow).where(TaskRow.id == opened.id)
+                       .values(class_id=class_id, assignee_id=assignee_id))
+    db.session.commit()
+    return outcome.instance.id, opened.id
+
+
+def version(instance_id: int) -> int:
+    return db.session.scalar(select(WorkflowInstance.version)
+                             .where(WorkflowInstance.id == instance_id))
+
+
+def events(kind: str, **where: Any) -> int:
+    query = select(func.count(AuditEvent.id)).where(AuditEvent.event_type == kind)
+    for key, value in where.items():
+        query = query.where(getattr(AuditEvent, key) == value)
+    return db.session.scalar(query)
+
+
+def rows_match_state(instance_id: int) -> None:
+    """Assert every ready task row is a READY user task of the instance, and vice versa."""
+    instance = db.session.get(WorkflowInstance, instance_id, populate_existing=True)
+    ready = {t.id for t in runner.load(instance).ready_human_tasks()}
+    rows = set(db.session.scalars(select(TaskRow.spiff_task_id).where(
+        TaskRow.instance_id == instance_id, TaskRow.state == "ready")))
+    assert rows == ready, f"instance {instance_id}: task rows {rows} != workflow {ready}"
+
+
+def unexpected(results: list[Result], *allowed: type[BaseException]) -> list[BaseException]:
+    """Return the errors that are not of the allowed kinds (e.g. 'database is locked')."""
+    return [r.error for r in results if r.error is not None
+            and not isinstance(r.error, allowed)]

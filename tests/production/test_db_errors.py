@@ -1,0 +1,138 @@
+"""A database that is unreachable or refuses a write: the person gets a clear "try again"
+page (503), and nothing of the failed step is saved."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, text
+
+from caseflow.db import db
+from caseflow.models import AuditEvent, Notification, TaskRow
+from tests.conftest import _make_app, login
+from tests.production.support import start_review, version
+
+UNREACHABLE = "postgresql+psycopg://caseflow@127.0.0.1:1/caseflow?connect_timeout=2"
+REFUSE = {
+    "sqlite": ["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_event BEGIN "
+               "SELECT RAISE(ABORT, 'disk full (simulated)'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN "
+                   "RAISE EXCEPTION 'disk full (simulated)'; END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_event "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_audit()"],
+}
+UNDO = {"sqlite": ["DROP TRIGGER refuse_audit"],
+        "postgresql": ["DROP TRIGGER refuse_audit ON audit_event",
+                       "DROP FUNCTION refuse_audit()"]}
+
+
+def _form(client, task_id: int, **extra: str) -> dict[str, str]:
+    page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    found = {name: re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
+             for name in ("csrf_token", "submission_token")}
+    return {**found, "note": "已核实", "action": "complete", **extra}
+
+
+def _snapshot(instance_id: int) -> tuple:
+    db.session.rollback()
+    return (version(instance_id),
+            db.session.scalar(select(func.count(AuditEvent.id))),
+            db.session.scalar(select(func.count(TaskRow.id))),
+            db.session.scalar(select(func.count(Notification.id))),
+            tuple(db.session.scalars(select(TaskRow.state).order_by(TaskRow.id))))
+
+
+def _assert_try_again(answer) -> None:
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert "请稍后重试" in body and "不会出现只保存一半的情况" in body
+    assert "Traceback" not in body
+
+
+def test_an_unreachable_database_shows_a_try_again_page(app, client, people, tmp_path: Path):
+    login(client, "counselor1")
+    down = _make_app(tmp_path / "down", UNREACHABLE).test_client()
+    down.set_cookie("session", client.get_cookie("session").value)
+    _assert_try_again(down.get("/"))
+    english = down.get("/?lang=en")
+    assert english.status_code == 503
+    assert "Please try again in a moment" in english.get_data(as_text=True)
+
+
+def test_a_write_refused_midway_saves_nothing_and_the_same_form_works_later(
+        app, client, people):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id, needs_approval="on")
+    dialect = db.engine.dialect.name
+    for statement in REFUSE[dialect]:
+        db.session.execute(text(statement))
+    db.session.commit()
+    before = _snapshot(instance_id)
+    _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
+    assert _snapshot(instance_id) == before  # no task row, no state, no notes, no audit
+    for statement in UNDO[dialect]:
+        db.session.execute(text(statement))
+    db.session.commit()
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(TaskRow, task_id).state == "completed"
+    assert version(instance_id) == before[0] + 1
+
+
+def test_a_read_only_database_refuses_the_completion_cleanly(app, client, people, tmp_path):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id)
+    before = _snapshot(instance_id)
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        read_only = _make_app(tmp_path / "ro", f"sqlite:///file:{url.database}?mode=ro&uri=true")
+    else:
+        with db.engine.connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {url.database} "
+                              "SET default_transaction_read_only = on"))
+            conn.commit()
+        read_only = _make_app(tmp_path / "ro", url.render_as_string(hide_password=False))
+    ro = read_only.test_client()
+    ro.set_cookie("session", client.get_cookie("session").value)
+    try:
+        _assert_try_again(ro.post(f"/tasks/{task_id}", data=form))
+    finally:
+        if url.get_backend_name() != "sqlite":
+            with db.engine.connect() as conn:
+                conn.execute(text(f"ALTER DATABASE {url.database} RESET "
+                                  "default_transaction_read_only"))
+                conn.commit()
+        with read_only.app_context():
+            db.engine.dispose()
+    assert _snapshot(instance_id) == before
+
+
+def test_the_worker_command_says_clearly_that_the_database_is_down(app, tmp_path):
+    from caseflow.cli import main
+
+    result = CliRunner().invoke(main, ["worker", "--once"], env={
+        "CASEFLOW_DATABASE_URL": UNREACHABLE, "CASEFLOW_INSTANCE_PATH": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "cannot open the database" in result.output
+
+
+def test_the_worker_backs_off_against_a_real_unreachable_database(tmp_path):
+    from caseflow.services import timers
+
+    down = _make_app(tmp_path, UNREACHABLE)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 4:
+            raise KeyboardInterrupt
+
+    with down.app_context(), pytest.raises(KeyboardInterrupt):
+        timers.run_worker(1.0, sleep=sleep)
+    assert sleeps == [2.0, 4.0, 8.0, 16.0]

@@ -1,0 +1,93 @@
+"""The migrations alone build the whole schema the models describe, on an empty database
+(PostgreSQL when the suite runs against a server, else SQLite): tables, columns, types,
+indexes, constraints, and the audit trail's append-only triggers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from caseflow.db import db
+from caseflow.services import setup
+from tests.conftest import PG_SERVER, _make_app, _pg_admin, _pg_url, _worker
+
+TRIGGERS = {"postgresql": {"audit_event_no_update", "audit_event_no_truncate"},
+            "sqlite": {"audit_event_no_update", "audit_event_no_delete"}}
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path) -> Iterator[Flask]:
+    """An app on a brand-new, empty database, upgraded by the migrations alone."""
+    name = f"cf_schema_{_worker()}"
+    if PG_SERVER:
+        _pg_admin(f"DROP DATABASE IF EXISTS {name}")
+        _pg_admin(f"CREATE DATABASE {name}")
+        url = _pg_url(name)
+    else:
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    app = _make_app(tmp_path, url)
+    with app.app_context():
+        setup.migrate_database()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    if PG_SERVER:
+        _pg_admin(f"DROP DATABASE IF EXISTS {name}")
+
+
+def test_migrations_build_exactly_the_models_schema(empty_db):
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, db.metadata)
+    assert differences == [], (
+        "the migrated schema differs from the models: add a migration for what the models "
+        "declare, or declare in the models what a migration creates (as "
+        f"caseflow/models/drafts.py does for the indexes of 0003): {differences}")
+
+
+def test_every_migration_head_is_applied(empty_db):
+    heads = set(ScriptDirectory.from_config(
+        empty_db.extensions["migrate"].migrate.get_config(
+            str(Path(setup.MIGRATIONS)))).get_heads())
+    with db.engine.connect() as conn:
+        applied = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    assert applied == heads
+
+
+def test_the_audit_trail_triggers_exist_and_refuse_changes(empty_db):
+    dialect = db.engine.dialect.name
+    with db.engine.connect() as conn:
+        if dialect == "postgresql":
+            names = set(conn.execute(text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_event'::regclass "
+                "AND NOT tgisinternal")).scalars())
+        else:
+            names = set(conn.execute(text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'audit_event'")).scalars())
+    assert names == TRIGGERS[dialect]
+    from caseflow import audit
+
+    audit.record("schema_checked")
+    db.session.commit()
+    for statement in ("UPDATE audit_event SET actor = 'x'", "DELETE FROM audit_event"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+
+
+def test_the_inbox_and_worker_indexes_exist(empty_db):
+    found = inspect(db.engine)
+    task = {i["name"] for i in found.get_indexes("task")}
+    timer = {i["name"] for i in found.get_indexes("timer")}
+    assert {"ix_task_assignee_open", "ix_task_role_open", "ix_task_role_class_open",
+            "ix_task_state_due"} <= task
+    assert "ix_timer_state_due" in timer

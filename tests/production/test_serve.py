@@ -1,0 +1,46 @@
+"""`caseflow serve` runs the app under gunicorn with several worker processes."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+from caseflow.db import db
+from tests.production.test_worker import CASEFLOW, _env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, deadline: float) -> int:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return answer.status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_serve_answers_from_several_gunicorn_workers(app, tmp_path):
+    port = _free_port()
+    server = subprocess.Popen([CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                               "--threads", "2"], env=_env(tmp_path), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        assert _get(f"http://127.0.0.1:{port}/login", deadline) == 200
+        assert all(_get(f"http://127.0.0.1:{port}/login", deadline) == 200 for _ in range(10))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert f"caseflow on http://127.0.0.1:{port}/ with 2 workers x 2 threads" in output
+    assert output.count("Booting worker") == 2 and "Using worker: gthread" in output
+    assert db.engine.url.database.split("/")[-1] in output  # it says which database it uses
