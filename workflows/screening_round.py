@@ -36,5 +36,7 @@ class RoundReviewSchema(Schema):
 
 
 FORMS: dict[str, type[Schema]] = {TASK: RoundReviewSchema}
+# The review also notes who reviewed the college's round when (a service, not the workflow).
+COMPLETED_BY = {TASK: "caseflow.services.screening:review_round"}
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {"add_duration": add_duration}

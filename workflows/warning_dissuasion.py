@@ -173,6 +173,11 @@ class FeedbackSchema(Schema):
                     widget="textarea")
 
 
+# Steps whose completion has side effects outside the workflow (the warning row, opening
+# the student's fraud case): the generic task service hands them to this function.
+COMPLETED_BY = {step: "caseflow.services.warnings:complete_task"
+                for step in (*REACH_TASKS, FEEDBACK_TASK)}
+
 FORMS: dict[str, type[Schema]] = {
     "reach_counselor": ReachSchema,
     "reach_security": ReachSchema,
