@@ -9,29 +9,14 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-
-@contextmanager
-def _app_context() -> Iterator[Flask]:
-    """Build the app, work in its context, and close its connections afterwards."""
-    from caseflow import create_app
-    from caseflow.db import db
-
-    app = create_app()
-    with app.app_context():
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+from caseflow.cli_common import app_context as _app_context
 
 
 def _refusals(func: Callable[..., Any]) -> Callable[..., Any]:
