@@ -145,6 +145,8 @@ def act(instance: WorkflowInstance, action: Callable[[Run], list[EngineEvent]], 
     loaded_version = instance.version
     with clock.pinned(clock.now()):  # one "now" for the whole unit of work
         run = load(instance)
+        if case is None:
+            case = _scope_without_case(instance, run.process.process_id)
         events = action(run)
         lock_instance(instance.id, loaded_version)
         return _write_back(instance, run, events, actor, case, completed)
@@ -172,6 +174,19 @@ def lock_instance(instance_id: int, loaded_version: int) -> None:
         db.session.rollback()
         raise StaleInstance("someone changed this case at the same time: reload and try again",
                             instance_id=instance_id, loaded=loaded_version, current=current)
+
+
+CASELESS = ("warning_dissuasion", "class_screening", "screening_round")
+
+
+def _scope_without_case(instance: WorkflowInstance, process_id: str) -> Any:
+    """Give a case-less discovery instance its college, class and counselor (for task rows
+    and notices), so a timer fired by the worker is scoped like a person's step."""
+    if process_id not in CASELESS:
+        return None
+    from caseflow.services.screening import any_scope
+
+    return any_scope(instance)
 
 
 def _write_back(instance: WorkflowInstance, run: Run, events: list[EngineEvent], actor: Actor,

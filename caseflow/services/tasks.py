@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -91,8 +92,21 @@ def submit(task_id: int, data: dict[str, Any], user: User, actor: Actor,
     return _submit(task_id, data, user, actor, token, want_next=True)
 
 
+def _handler(task_id: int, user: User) -> Any:
+    """Return the service a process names for completing this step (COMPLETED_BY), if any."""
+    row = get_task(task_id, user)
+    target = getattr(workflows.describe(row.process_id), "COMPLETED_BY", {}).get(row.task_spec)
+    if not target:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def _submit(task_id: int, data: dict[str, Any], user: User, actor: Actor, token: str | None,
             want_next: bool) -> Submission:
+    handler = _handler(task_id, user)
+    if handler is not None:  # a step whose completion has effects outside the workflow
+        return Submission(handler(task_id, data, user, actor), None)
     token = idempotency.usable(token)
     if token and (replay := _replay(task_id, token, user)):
         return replay

@@ -140,6 +140,7 @@ def run_worker(interval: float, once: bool = False,
     while True:
         try:
             fired += fire_due(clock.now())
+            _discovery_job()
             idempotency.purge()
             backoff, pause = interval, _pause(interval)
         except DBAPIError as exc:
@@ -151,6 +152,13 @@ def run_worker(interval: float, once: bool = False,
         if once:
             return fired
         sleep(pause)
+
+
+def _discovery_job() -> None:
+    """Scope timer-opened screening tasks, open left-over cases, start a due round."""
+    from caseflow.services import screening
+
+    screening.worker_job(clock.now())
 
 
 def _pause(interval: float) -> float:

@@ -238,3 +238,30 @@ def test_the_cli_enters_a_warning_and_lists_those_waiting(world, app, monkeypatc
     listed = runner.invoke(warning_group, ["list"])
     assert "candidates - 张三 (2 candidates)" in listed.output  # both 张三 are in C01
     assert "1 warning(s) waiting for a student" in listed.output
+
+
+def test_the_generic_task_service_hands_reach_steps_to_the_warning_service(world):
+    from caseflow.models import Case
+    from caseflow.services import tasks as task_service
+
+    warning = warn(world, phone="13800000000")
+    row = tasks(warning)["reach_counselor"]
+    task_service.complete_task(row.id, {"reached_at": clock.now().isoformat(),
+                                        "reached_how": "in_person", "dissuaded": False},
+                               world.counselor1, actor(world.counselor1))
+    db.session.refresh(warning)
+    assert warning.state == "reached" and warning.dissuaded is False
+    case = db.session.scalar(select(Case).where(Case.student_id == world.student1.id))
+    assert case is not None and case.category == "at_risk"  # not dissuaded: a case opens
+
+
+def test_a_timer_fired_by_the_worker_notifies_only_the_students_college(world):
+    from caseflow.models import Notification
+    from caseflow.services import timers
+
+    warn(world, phone="13800000000")
+    clock.advance(timedelta(minutes=31))
+    timers.fire_due()
+    officers = {n.user_id for n in db.session.scalars(select(Notification).where(
+        Notification.role == "college_officer"))}
+    assert officers == {world.officer1.id}  # not officer2 of another college
