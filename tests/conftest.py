@@ -100,7 +100,7 @@ def app(tmp_path: Path, _template_db: str) -> Iterator[Flask]:
         db.session.remove()
         db.engine.dispose()
     if to_drop:
-        _pg_admin(f"DROP DATABASE IF EXISTS {to_drop}")
+        _pg_admin(f"DROP DATABASE IF EXISTS {to_drop} WITH (FORCE)")  # a CLI test may linger
 
 
 class IsolatedClient(FlaskClient):

@@ -112,7 +112,7 @@ def _open_demo_cases() -> Iterator[str]:
 
 def start_worker(app: Flask, interval: float = 2.0) -> threading.Thread:
     """Fire due timers in a background thread while the demo serves requests."""
-    from caseflow.services import timers
+    from caseflow.services import screening, timers
 
     def loop() -> None:
         stop = threading.Event()
@@ -120,6 +120,7 @@ def start_worker(app: Flask, interval: float = 2.0) -> threading.Thread:
             with app.app_context():
                 try:
                     timers.fire_due(clock.now())
+                    screening.worker_job(clock.now())
                 except Exception:  # keep the demo's worker alive; the next round retries
                     log.exception("demo worker: firing timers failed")
                     db.session.rollback()
