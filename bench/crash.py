@@ -205,8 +205,8 @@ def hammer(app, completions: int, kills: int, window: tuple[float, float] = (0.0
         if not exited and tally.current is not None:
             tally.mid_transaction.add(tally.current)
         tally.current = None
-        if exited and len(tally.done) < completions:
-            break  # the child ran out of work
+        if exited:
+            break  # the child found no task left: the work ran out
     tally.seconds = time.perf_counter() - start
     return tally
 
@@ -312,16 +312,19 @@ def main() -> None:
     try:
         with app.app_context():
             setup.migrate_database()
-            prepare(instances=args.completions)
+            prepare(instances=args.completions + 30 * args.kills)
         low, high = (float(ms) / 1000 for ms in args.window.split("-"))
         tally = hammer(app, args.completions, args.kills, (low, high))
         problems = verify(app, tally)
+        if len(tally.done) < args.completions or tally.kills < args.kills:
+            problems.append("the work ran out before the targets were reached")
         code, line = audit_verify_cli(url, "crash-audit-key", str(folder / "instance"))
+        figures = summary(app, tally)
     finally:
         if cluster:
             subprocess.run([str(ROOT / "scripts" / "pg-cluster"), "stop", cluster], check=False)
     print(f"database: {url.split(':')[0]}")
-    print(summary(app, tally))
+    print(figures)
     print(f"caseflow audit verify: exit {code}: {line}")
     print("invariants: " + ("all hold" if not problems else f"{len(problems)} BROKEN"))
     for problem in problems[:20]:
