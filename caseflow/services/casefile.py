@@ -59,9 +59,7 @@ class CaseFile:
 
 def deny(kind: str, object_id: int, actor: Actor, case_id: int | None = None) -> None:
     """Record a refused look at an object outside the user's scope (then answer 404)."""
-    audit.record("access_denied", actor, case_id=case_id, result="refused",
-                 detail={"object": kind, "id": object_id})
-    db.session.commit()
+    access.refuse(kind, object_id, actor, case_id)
 
 
 def open_case(case_id: int, user: User, actor: Actor, via: str = "case_file",

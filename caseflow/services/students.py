@@ -13,7 +13,6 @@ from caseflow import access, audit, clock, timefmt
 from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.models import AuditEvent, Case, Klass, Notification, Student, User
-from caseflow.services import NotFound
 
 
 @dataclass
@@ -36,10 +35,7 @@ def load(student_id: int, user: User, actor: Actor) -> StudentPage:
         select(Student).join(Klass, Klass.id == Student.class_id)
         .where(Student.id == student_id, access.student_page_filter(user)))
     if student is None:
-        audit.record("access_denied", actor, result="refused",
-                     detail={"object": "student", "id": student_id})
-        db.session.commit()
-        raise NotFound(f"no student {student_id}")
+        raise access.refuse("student", student_id, actor)
     cases = db.session.scalars(select(Case).where(Case.student_id == student.id)
                                .order_by(Case.registered_at.desc())).all()
     visible = set(db.session.scalars(select(Case.id).where(
