@@ -79,6 +79,12 @@ ROUTES: dict[str, str] = {
     "reports.issued": SIGNED_IN,
     "reports.issued_pdf": SIGNED_IN,
     "reports.stylesheet": PUBLIC,  # a stylesheet, no data
+    # police warnings (issue 7): each view asks may_see_warnings / may_enter_warning
+    "warnings.warning_list": SIGNED_IN,
+    "warnings.new_warning": SIGNED_IN,
+    "warnings.warning_page": SIGNED_IN,
+    "warnings.pick": SIGNED_IN,
+    "warnings.assign": SIGNED_IN,
 }
 
 

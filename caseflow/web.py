@@ -127,7 +127,8 @@ def _today() -> date:
 
 def _template_globals() -> dict[str, Any]:
     return {"school_name": g.get("school_name") or _school_name(), "locale": select_locale(),
-            "nav_counts": _nav_counts, "nav_links": _nav_links}
+            "nav_counts": _nav_counts, "nav_links": _nav_links,
+            "open_warnings": _open_warnings}
 
 
 def _nav_links() -> dict[str, bool]:
@@ -141,7 +142,17 @@ def _nav_links() -> dict[str, bool]:
     return {"cases": access.may_list_cases(current_user),
             "register": access.may_register(current_user),
             "reports": reports.may_view(current_user),
-            "settings": access.may_manage_settings(current_user)}
+            "settings": access.may_manage_settings(current_user),
+            "warnings": access.may_see_warnings(current_user)}
+
+
+def _open_warnings() -> int:
+    """Return how many police warnings wait for a student (for the nav badge), once a request."""
+    if "open_warnings" not in g:
+        from caseflow.services.warninglist import open_count
+
+        g.open_warnings = open_count(current_user) if current_user.is_authenticated else 0
+    return int(g.open_warnings)
 
 
 def _nav_counts() -> tuple[int, int]:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 import workflows
 from caseflow import clock
 from caseflow.db import db
-from caseflow.models import AuditEvent, Notification, TaskRow, User
+from caseflow.models import AuditEvent, Notification, PoliceWarning, TaskRow, User
 from caseflow.services import tasks as task_service
 from tests.conftest import csrf_token, login
 from tests.views import support
@@ -72,6 +72,10 @@ def w(app, referral) -> SimpleNamespace:
     people.officer_task = _extra_task(people.accept, "college_officer", "OfficerStep")
     people.affairs_task = _extra_task(people.accept, "student_affairs", "AffairsStep")
     people.counselor_task = _extra_task(people.accept, "counselor", "CounselorStep")
+    people.warning = PoliceWarning(number="YJ-TEST-1", source="screen", name="查无此人",
+                                   warned_at=clock.now(), fraud_type="other", state="unmatched",
+                                   created_at=clock.now())
+    db.session.add(people.warning)
     people.notices = {}
     for user in db.session.scalars(select(User)):
         notice = Notification(user_id=user.id, role=(user.role_names or ("admin",))[0],

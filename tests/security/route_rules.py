@@ -232,6 +232,26 @@ def auditors(path: str) -> Rule:
     return lambda who, w: [Probe("GET", path, _status(who.role in AUDITORS, 200, 403))]
 
 
+WARNING_READERS = {"security_office", "security_office-out", "student_affairs", "leader"}
+WARNING_ENTRY = {"security_office", "security_office-out", "student_affairs"}  # + lead office
+
+
+def warning_get(path: str, entry_only: bool = False) -> Rule:
+    def rule(who: Who, w: SimpleNamespace) -> list[Probe]:
+        ok = who.key in (WARNING_ENTRY if entry_only else WARNING_READERS)
+        return [Probe("GET", path.format(w=w), _status(ok))]
+    return rule
+
+
+def warning_post(suffix: str) -> Rule:
+    # An empty form, or a student who is not a candidate: refused with 422, nothing changed.
+    def rule(who: Who, w: SimpleNamespace) -> list[Probe]:
+        path = f"/warnings/{w.warning.id}{suffix}" if suffix else "/warnings/new"
+        return [Probe("POST", path, _status(who.key in WARNING_ENTRY, 422),
+                      {"student_id": "999999"} if suffix else {})]
+    return rule
+
+
 ROUTE_TABLE: dict[str, Rule] = {
     "static": public("/static/caseflow.css"),
     "auth.login": public("/login"),
@@ -271,4 +291,10 @@ ROUTE_TABLE: dict[str, Rule] = {
     "reports.issued": issued(),
     "reports.issued_pdf": issued(".pdf"),
     "reports.stylesheet": public("/reports/reports.css"),
+    "warnings.warning_list": warning_get("/warnings"),
+    "warnings.new_warning": lambda who, w: [*warning_get("/warnings/new", True)(who, w),
+                                            *warning_post("")(who, w)],
+    "warnings.warning_page": warning_get("/warnings/{w.warning.id}"),
+    "warnings.pick": warning_post("/pick"),
+    "warnings.assign": warning_post("/assign"),
 }
