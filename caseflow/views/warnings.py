@@ -31,6 +31,10 @@ REASONS = {"phone": _l("Same phone number"), "id_card": _l("Same ID-card number"
            "name": _l("Same name"), "name_college": _l("Same name and college")}
 
 
+# The services' own messages about a chosen student, in Chinese.
+RESOLVE_ZH = {"choose one of the warning's candidates": "请从该预警的候选学生中选择"}
+
+
 def _urgency(code: str | None) -> str:
     zh, en = wd.URGENCY_CHOICES.get(code or "", (code or "", code or ""))
     return zh if lang().startswith("zh") else en
@@ -156,7 +160,8 @@ def _resolve(warning_id: int, how: Any) -> Answer:
                                            "(someone else resolved it first): nothing was "
                                            "changed."), status=409)
     except ValidationFailed as exc:
-        return _show(warning_id, errors=forms.translate_errors(exc.errors, lang()), status=422)
+        return _show(warning_id, errors=forms.translate_errors(exc.errors, lang(), RESOLVE_ZH),
+                     status=422)
     flash(_("Warning %(number)s is now matched to %(name)s: the counselor and the security "
             "office have been asked to reach the student now.", number=warning.number,
             name=warning.student.name))

@@ -1,0 +1,167 @@
+"""Police warnings on screen: the security office enters one, caseflow matches it, and a
+warning without a sure student is resolved by hand (candidates picked, or a search)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from caseflow import clock, forms
+from caseflow.db import db
+from caseflow.models import AuditEvent, PoliceWarning, TaskRow
+from caseflow.services import setup
+from tests import factories
+from tests.conftest import csrf_token, login
+
+
+@pytest.fixture
+def school(app):
+    setup.seed_reference_data()
+    setup.deploy_processes(by="test")
+    ns = factories.org()
+    for n, student in enumerate((ns.student1, ns.student2, ns.student3)):
+        student.phone, student.id_card = f"1380000000{n}", f"37010220050101123{n}"
+    ns.namesake = factories.student("2024000202", "张三", ns.class2, phone="13900000009",
+                                    id_card=None)
+    db.session.commit()
+    return ns
+
+
+def enter(client, **data):
+    """Post the entry form (a fresh CSRF token from the form page) and return the answer."""
+    page = client.get("/warnings/new").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "warned_at": forms.shown(clock.now()),
+            "fraud_type": "fake_investment", "urgency": "urgent", **data}
+    return client.post("/warnings/new", data=form)
+
+
+def warnings() -> list[PoliceWarning]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(PoliceWarning).order_by(PoliceWarning.id)))
+
+
+def post(client, path: str, **data):
+    token = csrf_token(client.get("/warnings").get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, **data})
+
+
+def test_an_exact_phone_match_starts_the_dissuasion_at_once(client, school):
+    login(client, "security")
+    form = client.get("/warnings/new").get_data(as_text=True)
+    assert "手机号码" in form and "预警编号" in form and "投资理财" in form
+    answer = enter(client, phone="138 0000 0000", source_ref="JQ-1", note="可疑转账")
+    [warning] = warnings()
+    assert answer.status_code == 302 and answer.headers["Location"] == f"/warnings/{warning.id}"
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "已匹配到 张三（2024000101）" in page and "138****0000" in page
+    assert "13800000000" not in page and "见面劝阻" in page
+    listed = client.get("/warnings").get_data(as_text=True)
+    assert warning.number in listed and "张三" in listed and "尚未见到学生" in listed
+    client.post("/logout", data={"csrf_token": csrf_token(listed)})
+    login(client, "counselor1")
+    inbox = client.get("/").get_data(as_text=True)
+    reach = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "reach_counselor"))
+    assert reach.assignee_id == school.counselor1.id and f"/tasks/{reach.id}" in inbox
+
+
+def test_a_name_gives_candidates_and_picking_one_starts(client, school):
+    login(client, "security")
+    answer = enter(client, name="张三")
+    [warning] = warnings()
+    assert warning.state == "candidates" and warning.instance_id is None
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "可能涉及多名学生" in page and "2024000202" in page and "这就是该学生" in page
+    listed = client.get("/warnings").get_data(as_text=True)
+    assert "待选定学生" in listed and "2 名候选" in listed
+    stranger = post(client, f"/warnings/{warning.id}/pick", student_id=school.student3.id)
+    assert stranger.status_code == 422 and "未作任何更改" in stranger.get_data(as_text=True)
+    assert warnings()[0].state == "candidates"
+    picked = post(client, f"/warnings/{warning.id}/pick", student_id=school.namesake.id)
+    assert picked.status_code == 302
+    [warning] = warnings()
+    assert (warning.state, warning.student_id, warning.match_method) == (
+        "matched", school.namesake.id, "picked")
+    assert "已匹配到 张三" in client.get(picked.headers["Location"]).get_data(as_text=True)
+    again = post(client, f"/warnings/{warning.id}/pick", student_id=school.student1.id)
+    assert again.status_code == 409 and "已匹配到学生" in again.get_data(as_text=True)
+    assert warnings()[0].student_id == school.namesake.id
+
+
+def test_an_unmatched_warning_stays_listed_until_assigned_by_hand(client, school):
+    login(client, "affairs")  # the lead office
+    enter(client, name="查无此人", source_ref="JQ-7")
+    [warning] = warnings()
+    assert warning.state == "unmatched"
+    listed = client.get("/warnings").get_data(as_text=True)
+    assert "未找到学生" in listed and warning.number in listed
+    assert '<span class="count unread" aria-hidden="true">1</span>' in listed  # nav badge
+    found = client.get(f"/warnings/{warning.id}?q=王五").get_data(as_text=True)
+    assert "2024000301" in found and "指定该学生" in found
+    assigned = post(client, f"/warnings/{warning.id}/assign", student_id=school.student3.id)
+    assert assigned.status_code == 302
+    [warning] = warnings()
+    assert (warning.state, warning.match_method, warning.student_id) == (
+        "matched", "manual", school.student3.id)
+    assert "等待确定学生 <small>(0)" in client.get("/warnings").get_data(as_text=True)
+    twice = enter(client, name="查无此人", source_ref="JQ-7")
+    text = twice.get_data(as_text=True)
+    assert twice.status_code == 409 and f"已登记为预警 {warning.number}" in text
+    assert len(warnings()) == 1
+
+
+def test_bad_input_shows_the_field_message_and_creates_nothing(client, school):
+    login(client, "security")
+    answer = enter(client, phone="12ab")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "手机号码格式不正确" in text
+    assert 'value="12ab"' in text  # what was typed is kept
+    missing = enter(client, name="张三", fraud_type="")
+    assert missing.status_code == 422
+    assert 'id="f-fraud_type-msg">此项为必填' in missing.get_data(as_text=True)
+    nothing = enter(client, fraud_type="other")
+    assert nothing.status_code == 422 and "请至少填写手机号码、身份证号或姓名之一" in \
+        nothing.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(PoliceWarning.id))) == 0
+
+
+def test_a_double_submit_enters_the_warning_once(client, school):
+    login(client, "security")
+    first = enter(client, name="查无此人", note="同一预警")
+    second = enter(client, name="查无此人", note="同一预警")
+    assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
+    assert "未重复登记" in client.get(second.headers["Location"]).get_data(as_text=True)
+    assert len(warnings()) == 1
+
+
+@pytest.mark.parametrize("username", ["counselor1", "officer1", "psych", "leader", "admin"])
+def test_only_the_security_and_lead_offices_may_enter(client, school, username):
+    login(client, username)
+    assert client.get("/warnings/new").status_code == 404
+    seen = client.get("/warnings").status_code
+    assert seen == (200 if username == "leader" else 404)
+    home = client.get("/").get_data(as_text=True)
+    assert ('href="/warnings"' in home) == (username == "leader")
+
+
+def test_the_screens_speak_english_with_lang_en(client, school):
+    login(client, "security")
+    enter(client, name="张三")
+    [warning] = warnings()
+    page = client.get(f"/warnings/{warning.id}?lang=en").get_data(as_text=True)
+    assert "Which student is it?" in page and "This is the student" in page
+    listed = client.get("/warnings?lang=en").get_data(as_text=True)
+    assert "Waiting for a student" in listed and "Pick the student" in listed
+    form = client.get("/warnings/new?lang=en").get_data(as_text=True)
+    assert "Phone number" in form and "Police reference" in form
+
+
+def test_a_refused_warning_page_is_audited(client, school):
+    login(client, "security")
+    enter(client, name="查无此人")
+    [warning] = warnings()
+    client.post("/logout", data={"csrf_token": csrf_token(
+        client.get("/warnings").get_data(as_text=True))})
+    login(client, "counselor1")
+    assert client.get(f"/warnings/{warning.id}").status_code == 404
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.event_type == "access_denied")) == 1
