@@ -1,11 +1,16 @@
-"""What the command groups share: an app context that closes its connections afterwards."""
+"""What the command groups share: an app context, and the wording of refusals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import click
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 
 @contextmanager
@@ -21,3 +26,50 @@ def app_context() -> Iterator[Flask]:
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+Explain = Callable[[Exception], list[str]]
+
+
+def refusals(extra: dict[type[Exception], Explain] | None = None
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Turn a refusal into its reasons (exit 1) and an unreadable database into exit 2.
+
+    `extra` words particular refusals (checked first, in order); otherwise a refused
+    field lists its messages and any other service refusal is one line.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as exc:
+                reason = str(exc.orig) if exc.orig is not None else str(exc)
+                click.echo(f"error: cannot open the database: {reason}", err=True)
+                sys.exit(2)
+            except Exception as exc:
+                lines = _explain(exc, extra or {})
+                if lines is None:
+                    raise
+                for line in lines:
+                    click.echo(line, err=True)
+                sys.exit(1)
+
+        return wrapper
+
+    return decorate
+
+
+def _explain(exc: Exception, extra: dict[type[Exception], Explain]) -> list[str] | None:
+    from caseflow.services import ServiceError, ValidationFailed
+
+    for kind, explain in extra.items():
+        if isinstance(exc, kind):
+            return explain(exc)
+    if isinstance(exc, ValidationFailed):
+        return [f"refused: {field}: {' '.join(map(str, messages))}"
+                for field, messages in exc.errors.items()]
+    if isinstance(exc, ServiceError):
+        return [f"refused: {exc}"]
+    return None

@@ -7,48 +7,29 @@ timer opened their college, class and counselor).
 
 from __future__ import annotations
 
-import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import OperationalError
 
 from caseflow.cli_common import app_context as _app_context
+from caseflow.cli_common import refusals
+
+
+def _sheet_problems(exc: Exception) -> list[str]:
+    lines = [f"refused: nothing was imported; {len(exc.problems)} problem(s):"]  # type: ignore[attr-defined]
+    for problem in exc.errors["rows"]:  # type: ignore[attr-defined]  # worded with the app at hand
+        where = f"row {problem['row']}" if problem["row"] else "sheet"
+        lines.append(f"  {where}, {problem['column']}: {problem['message']}")
+    return lines
 
 
 def _refusals(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a refusal into its reasons (exit 1) and an unreadable database into exit 2."""
+    """Word refusals (a rejected sheet lists every problem) as the other commands do."""
+    from caseflow.services.sheets import SheetRejected
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from caseflow.services import ServiceError, ValidationFailed
-        from caseflow.services.sheets import SheetRejected
-
-        try:
-            return func(*args, **kwargs)
-        except SheetRejected as exc:
-            click.echo(f"refused: nothing was imported; {len(exc.problems)} problem(s):",
-                       err=True)
-            for problem in exc.errors["rows"]:  # worded while the app was at hand
-                where = f"row {problem['row']}" if problem["row"] else "sheet"
-                click.echo(f"  {where}, {problem['column']}: {problem['message']}", err=True)
-            sys.exit(1)
-        except ValidationFailed as exc:
-            for field, messages in exc.errors.items():
-                click.echo(f"refused: {field}: {' '.join(map(str, messages))}", err=True)
-            sys.exit(1)
-        except ServiceError as exc:
-            click.echo(f"refused: {exc}", err=True)
-            sys.exit(1)
-        except OperationalError as exc:
-            reason = str(exc.orig) if exc.orig is not None else str(exc)
-            click.echo(f"error: cannot open the database: {reason}", err=True)
-            sys.exit(2)
-
-    return wrapper
+    return refusals({SheetRejected: _sheet_problems})(func)
 
 
 def _actor(name: str, user: Any = None) -> Any:

@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
-from sqlalchemy.exc import OperationalError
 
 from caseflow.cli_common import app_context as _app_context
+from caseflow.cli_common import refusals
 
 
 def _refusals(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a refused value or an unreadable database into one line and exit 1 / 2."""
+    """Word a refused value or an unknown key in one line (exit 1)."""
+    from caseflow.settings import UnknownSetting
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from caseflow.services import ValidationFailed
-        from caseflow.settings import UnknownSetting
+    def unknown(exc: Exception) -> list[str]:
+        return [f"refused: {exc.args[0]}: `caseflow settings list` shows them"]
 
-        try:
-            return func(*args, **kwargs)
-        except ValidationFailed as exc:
-            for field, messages in exc.errors.items():
-                click.echo(f"refused: {field}: {' '.join(messages)}", err=True)
-            sys.exit(1)
-        except UnknownSetting as exc:
-            click.echo(f"refused: {exc.args[0]}: `caseflow settings list` shows them", err=True)
-            sys.exit(1)
-        except OperationalError as exc:
-            reason = str(exc.orig) if exc.orig is not None else str(exc)
-            click.echo(f"error: cannot open the database: {reason}", err=True)
-            sys.exit(2)
-
-    return wrapper
+    return refusals({UnknownSetting: unknown})(func)
 
 
 @click.group("settings")

@@ -41,6 +41,9 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    from caseflow import translating
+
+    translating.init_app(app)  # one catalogue lookup per request, not per string
     from caseflow import security
 
     security.init_app(app)  # cookies, headers, session timeouts, the route gate, 413

@@ -110,12 +110,13 @@ def start_instance(process_id: str, data: dict[str, Any], actor: Actor,
     process = parsed(version.id)
     with clock.pinned(clock.now()) as now:  # one "now" for the whole unit of work
         run, events = Run.start(process, data, script_functions(process_id))
+        state = run.dump()  # once: serialising the state is a tenth of a case's opening
         instance = WorkflowInstance(process_version_id=version.id,
-                                    case_id=case.id if case else None, state=run.dump(),
+                                    case_id=case.id if case else None, state=state,
                                     status="running", created_at=now, updated_at=now)
         db.session.add(instance)
         db.session.flush()
-        return _write_back(instance, run, events, actor, case, completed=None)
+        return _write_back(instance, run, events, actor, case, completed=None, state=state)
 
 
 def load(instance: WorkflowInstance) -> Run:
@@ -190,9 +191,10 @@ def _scope_without_case(instance: WorkflowInstance, process_id: str) -> Any:
 
 
 def _write_back(instance: WorkflowInstance, run: Run, events: list[EngineEvent], actor: Actor,
-                case: Case | None, completed: TaskRow | None) -> Outcome:
+                case: Case | None, completed: TaskRow | None, state: str | None = None
+                ) -> Outcome:
     now = clock.now()
-    instance.state = run.dump()
+    instance.state = run.dump() if state is None else state
     instance.updated_at = now
     if run.completed:
         instance.status = "completed"
