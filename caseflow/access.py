@@ -79,6 +79,13 @@ ROUTES: dict[str, str] = {
     "reports.issued": SIGNED_IN,
     "reports.issued_pdf": SIGNED_IN,
     "reports.stylesheet": PUBLIC,  # a stylesheet, no data
+    # screening rounds (issue 7): the views check the viewer (may_see_round, the lead
+    # office) and the class (may_screen_class) through the screening services
+    "screening.rounds": SIGNED_IN,
+    "screening.start": SIGNED_IN,
+    "screening.round_page": SIGNED_IN,
+    "screening.template": SIGNED_IN,
+    "screening.upload": SIGNED_IN,
 }
 
 
