@@ -332,3 +332,30 @@ def test_pages_are_chinese_by_default_and_english_on_request(world, client):
     switch(client, "counselor1")
     _, html = page(client, f"/tasks/{sc.task_id}?lang=en")
     assert "Download the template (.xlsx)" in html and "Not reached" in html
+
+
+def test_the_screens_are_well_formed_and_escape_user_text(world, client):
+    from tests.views.test_html_quality import XSS, check
+
+    world.more[1].name = XSS  # 2024000103, not reached in the good sheet
+    db.session.commit()
+    rnd = start(world)
+    sc = class_of(world, world.class1)
+    switch(client, "counselor1")
+    rows = good_rows()
+    rows[2][1] = XSS
+    shown = [client.get(f"/tasks/{sc.task_id}"),
+             upload(client, sc, xlsx([*rows, ["2024000104", "学生4", "谈话"]]))]
+    assert shown[1].status_code == 422
+    assert upload(client, sc, xlsx(rows)).status_code == 302
+    review = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "round_review",
+                                                     TaskRow.college_id == world.college1.id))
+    switch(client, "officer1")
+    shown.append(client.get(f"/tasks/{review.id}"))
+    switch(client, "affairs")
+    shown += [client.get("/screening"), client.get(f"/screening/{rnd.id}?lang=en")]
+    for answer in shown:
+        text = answer.get_data(as_text=True)
+        check(text)
+        assert "<script>alert" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;" in shown[-1].get_data(as_text=True)  # the unreached student
