@@ -76,7 +76,7 @@ def rounds(user: User) -> list[RoundSummary]:
     if not found:
         return []
     ids = [r.id for r in found]
-    late = case((and_open_late(now), 1), else_=0)
+    late = case((_open_late(now), 1), else_=0)
     counts = {row[0]: row[1:] for row in db.session.execute(
         select(ScreeningClass.round_id, func.count(ScreeningClass.id),
                func.sum(case((ScreeningClass.state == "done", 1), else_=0)), func.sum(late),
@@ -94,7 +94,7 @@ def rounds(user: User) -> list[RoundSummary]:
     return out
 
 
-def and_open_late(now: Any) -> Any:
+def _open_late(now: Any) -> Any:
     """Return the SQL condition of a class screening still open past its due date."""
     return (ScreeningClass.state == "open") & (ScreeningClass.due_at < now)
 
