@@ -85,6 +85,13 @@ ROUTES: dict[str, str] = {
     "warnings.warning_page": SIGNED_IN,
     "warnings.pick": SIGNED_IN,
     "warnings.assign": SIGNED_IN,
+    # screening rounds (issue 7): the views check the viewer (may_see_round, the lead
+    # office) and the class (may_screen_class) through the screening services
+    "screening.rounds": SIGNED_IN,
+    "screening.start": SIGNED_IN,
+    "screening.round_page": SIGNED_IN,
+    "screening.template": SIGNED_IN,
+    "screening.upload": SIGNED_IN,
 }
 
 

@@ -140,9 +140,10 @@ def _nav_links() -> dict[str, bool]:
 
     if not current_user.is_authenticated:
         return {}
-    from caseflow.services import reports
+    from caseflow.services import reports, screening_progress
 
     return {"cases": access.may_list_cases(current_user),
+            "screening": screening_progress.may_list(current_user),
             "register": access.may_register(current_user),
             "reports": reports.may_view(current_user),
             "settings": access.may_manage_settings(current_user),

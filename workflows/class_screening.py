@@ -139,6 +139,8 @@ FORMS: dict[str, type[Schema]] = {
     TASK: ScreenClassSchema,
     FOLLOWUP_TASK: FollowupSchema,
 }
+# The rows are checked as a whole and written as entries by the import, never completed raw.
+COMPLETED_BY = {TASK: "caseflow.services.screening_import:complete_task"}
 
 
 def summary(counts: dict[str, int], followups: list[dict[str, Any]], source: str,

@@ -163,6 +163,20 @@ def submit_rows(screening_class_id: int, rows: list[dict[str, Any]], user: User,
     return _take_one(sc, roster(sc), lines, "form", user, actor, screening.vocab())
 
 
+def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) -> TaskRow:
+    """Complete a `screen_class` task from form data (COMPLETED_BY): its rows, checked."""
+    from caseflow.services import tasks as task_service
+
+    row = task_service.get_task(task_id, user)
+    sc = db.session.scalar(select(ScreeningClass).where(ScreeningClass.task_id == row.id))
+    if sc is None:
+        raise NotFound(f"no class screening for task {task_id}")
+    rows = data.get("rows")
+    submit_rows(sc.id, list(rows) if isinstance(rows, list) else [], user, actor)
+    db.session.refresh(row)
+    return row
+
+
 def _take_one(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, kind: str,
               user: User, actor: Actor, words: sheets.Vocab) -> ImportResult:
     try:

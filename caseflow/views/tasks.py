@@ -95,7 +95,9 @@ def kept_items(schema: Schema, values: dict[str, Any], language: str) -> list[It
 
 def _show(row: TaskRow, values: dict[str, Any] | None = None,
           errors: dict[str, list[str]] | None = None, conflict: Conflict | None = None,
-          status: int = 200) -> tuple[str, int]:
+          status: int = 200, extra: dict[str, Any] | None = None) -> tuple[str, int]:
+    from caseflow.views import screening as screening_views
+
     schema, language = _schema(row), lang()
     draft_at = None
     if values is None and row.state == "ready":
@@ -120,6 +122,7 @@ def _show(row: TaskRow, values: dict[str, Any] | None = None,
         mine=row.assignee_id == current_user.id,
         may_reassign=row.state == "ready" and access.may_reassign(current_user, row),
         submission_token=idempotency.new_token() if row.state == "ready" else None,
+        **{**screening_views.task_context(row), **(extra or {})},
     ), status
 
 
@@ -131,6 +134,10 @@ def task(task_id: int) -> Answer:
     if request.method == "GET":
         casefile.task_viewed(row, actor(row.role))
         return _show(row)
+    from caseflow.views import screening as screening_views
+
+    if screening_views.is_class_task(row):  # its rows go through the screening import
+        return screening_views.submit_form(row, lambda **kw: _show(row, **kw))
     schema = _schema(row)
     if schema is None:
         return _show(row, {}, {"_schema": [_("This step has no form: ask the administrator.")]},

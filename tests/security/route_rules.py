@@ -252,6 +252,52 @@ def warning_post(suffix: str) -> Rule:
     return rule
 
 
+def screening_world(w: SimpleNamespace) -> SimpleNamespace:
+    """Start a school-wide screening round in the world, once (the screening rules need it)."""
+    if not hasattr(w, "round"):
+        from pathlib import Path
+
+        from flask import current_app
+
+        from caseflow.audit import Actor
+        from caseflow.services import screening, setup
+        from caseflow.services import screening_import as imports
+
+        folder = Path(current_app.config["BPMN_DIR"])
+        setup.deploy_sources({name: (folder / name).read_bytes() for name in (
+            "class_screening.bpmn", "screening_round.bpmn")}, "test")
+        w.round = screening.start_round(None, Actor(None, "test"))
+        w.class1_screening = imports.find_class("K1")
+    return w
+
+
+ROUND_SEERS = {"student_affairs", "leader", "college_officer", "college_officer-out"}
+CLASS_SCREENERS = {"counselor", "college_officer"}  # class1's counselor and college officer
+
+
+def screening_rounds(who: Who, w: SimpleNamespace) -> list[Probe]:
+    return [Probe("GET", "/screening", _status(who.key in ROUND_SEERS))]
+
+
+def screening_start(who: Who, w: SimpleNamespace) -> list[Probe]:
+    # the lead office gets the form back (an unknown cohort starts nothing); others 404
+    return [Probe("POST", "/screening/start", _status(who.key == "student_affairs", 422),
+                  {"cohort": "nobody"})]
+
+
+def screening_round(who: Who, w: SimpleNamespace) -> list[Probe]:
+    path = f"/screening/{screening_world(w).round.id}"
+    return [Probe("GET", path, _status(who.key in ROUND_SEERS)),
+            Probe("GET", "/screening/999999", {404})]
+
+
+def screening_class(suffix: str, method: str = "GET", ok: int = 200) -> Rule:
+    def rule(who: Who, w: SimpleNamespace) -> list[Probe]:
+        path = f"/screening/classes/{screening_world(w).class1_screening.id}/{suffix}"
+        return [Probe(method, path, _status(who.key in CLASS_SCREENERS, ok))]
+    return rule
+
+
 ROUTE_TABLE: dict[str, Rule] = {
     "static": public("/static/caseflow.css"),
     "auth.login": public("/login"),
@@ -297,4 +343,9 @@ ROUTE_TABLE: dict[str, Rule] = {
     "warnings.warning_page": warning_get("/warnings/{w.warning.id}"),
     "warnings.pick": warning_post("/pick"),
     "warnings.assign": warning_post("/assign"),
+    "screening.rounds": screening_rounds,
+    "screening.start": screening_start,
+    "screening.round_page": screening_round,
+    "screening.template": screening_class("template.xlsx"),
+    "screening.upload": screening_class("upload", "POST", 422),  # no file: nothing taken in
 }

@@ -1,0 +1,159 @@
+"""What the screening screens show: the rounds, a class's task, a college's progress.
+
+Read-only views over `screening_round` / `screening_class` / `screening_entry`, scoped
+like `screening.classes`: the readers of rounds see the school, a college officer their
+college; anyone else is refused (`Forbidden`, which the screens answer with 404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, select, true
+
+from caseflow import access, clock
+from caseflow.db import db
+from caseflow.models import (
+    College,
+    ScreeningClass,
+    ScreeningCollege,
+    ScreeningRound,
+    TaskRow,
+    User,
+)
+from caseflow.services import Forbidden, NotFound, screening
+
+ROUND_PAGE = 50  # the rounds page lists the latest fifty
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """One round in the list, counted within the viewer's scope."""
+
+    round: ScreeningRound
+    college: str | None
+    students: int
+    covered: int
+    classes: int
+    done: int
+    late: int
+
+
+@dataclass(frozen=True)
+class CollegeProgress:
+    """A college's part of a round, as its review task shows it."""
+
+    round: ScreeningRound
+    college: str
+    classes: list[screening.ClassProgress]
+    done: int
+    late: int
+    students: int
+    covered: int
+    flagged: int
+    not_reached: int
+
+
+def may_list(user: User) -> bool:
+    """Say whether `user` may open the rounds page (school readers, college officers)."""
+    return access.may_see_round(user) or access.may_see_round(user, user.college_id)
+
+
+def _scope(user: User) -> Any:
+    if access.may_see_round(user):
+        return true()
+    if access.may_see_round(user, user.college_id):
+        return ScreeningClass.college_id == user.college_id
+    raise Forbidden("your role may not see screening rounds")
+
+
+def rounds(user: User) -> list[RoundSummary]:
+    """List the latest rounds, newest first, with their coverage in `user`'s scope."""
+    scope, now = _scope(user), clock.now()
+    found = db.session.scalars(select(ScreeningRound).order_by(ScreeningRound.id.desc())
+                               .limit(ROUND_PAGE)).all()
+    if not found:
+        return []
+    ids = [r.id for r in found]
+    late = case((_open_late(now), 1), else_=0)
+    counts = {row[0]: row[1:] for row in db.session.execute(
+        select(ScreeningClass.round_id, func.count(ScreeningClass.id),
+               func.sum(case((ScreeningClass.state == "done", 1), else_=0)), func.sum(late),
+               func.sum(ScreeningClass.students),
+               func.sum(ScreeningClass.talked + ScreeningClass.flagged
+                        + ScreeningClass.not_reached))
+        .where(ScreeningClass.round_id.in_(ids), scope).group_by(ScreeningClass.round_id))}
+    colleges = dict(db.session.execute(select(College.id, College.name)).all())
+    out = []
+    for rnd in found:
+        classes, done, late_n, students, covered = counts.get(rnd.id, (0, 0, 0, 0, 0))
+        out.append(RoundSummary(rnd, colleges.get(rnd.college_id), int(students or 0),
+                                int(covered or 0), int(classes or 0), int(done or 0),
+                                int(late_n or 0)))
+    return out
+
+
+def _open_late(now: Any) -> Any:
+    """Return the SQL condition of a class screening still open past its due date."""
+    return (ScreeningClass.state == "open") & (ScreeningClass.due_at < now)
+
+
+def round_for(round_id: int, user: User) -> ScreeningRound:
+    """Load a round `user` may see, or raise NotFound / Forbidden."""
+    _scope(user)
+    rnd = db.session.get(ScreeningRound, round_id)
+    if rnd is None:
+        raise NotFound(f"no screening round {round_id}")
+    return rnd
+
+
+def colleges() -> list[College]:
+    """Return the colleges a round may be limited to, by code."""
+    return list(db.session.scalars(select(College).order_by(College.code)))
+
+
+def counselor_names(classes: list[screening.ClassProgress]) -> dict[int, str]:
+    """Return the display names of the counselors of the listed classes."""
+    ids = {c.counselor_id for c in classes if c.counselor_id}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.display_name)
+                                   .where(User.id.in_(ids))).all())
+
+
+def class_of_task(task: TaskRow) -> ScreeningClass | None:
+    """Return the class screening a `screen_class` task belongs to (else None)."""
+    return db.session.scalar(select(ScreeningClass).where(ScreeningClass.task_id == task.id))
+
+
+def class_for(screening_class_id: int, user: User) -> ScreeningClass:
+    """Load a class screening `user` may submit (its counselor or college officer)."""
+    sc = db.session.get(ScreeningClass, screening_class_id)
+    if sc is None:
+        raise NotFound(f"no class screening {screening_class_id}")
+    if not access.may_screen_class(user, sc.class_id, sc.college_id):
+        raise Forbidden("only the class's counselor or college officer may do this")
+    return sc
+
+
+def college_progress(task: TaskRow) -> CollegeProgress | None:
+    """Return the progress of the college whose round review `task` is (else None)."""
+    part = db.session.scalar(select(ScreeningCollege).where(
+        ScreeningCollege.instance_id == task.instance_id))
+    if part is None:
+        return None
+    rnd = db.session.get(ScreeningRound, part.round_id)
+    rows = db.session.scalars(select(ScreeningClass).where(
+        ScreeningClass.round_id == rnd.id, ScreeningClass.college_id == part.college_id)).all()
+    mine = {sc.id for sc in rows}
+    listed = [c for c in screening.classes(rnd.id) if c.screening_class_id in mine]
+    return CollegeProgress(
+        rnd, _college_name(part), listed, sum(sc.state == "done" for sc in rows),
+        sum(c.late for c in listed), sum(sc.students for sc in rows),
+        sum(sc.talked + sc.flagged + sc.not_reached for sc in rows),
+        sum(sc.flagged for sc in rows), sum(sc.not_reached for sc in rows))
+
+
+def _college_name(part: ScreeningCollege) -> str:
+    return db.session.scalar(select(College.name).where(College.id == part.college_id)) or ""
