@@ -122,9 +122,8 @@ def stop_payment(scope: Scope, p: Period) -> Timing:
 
 
 def _answered() -> list[ColumnElement[bool]]:
-    """Completed referral steps (coalesce(): the completion-time index drives the query)."""
-    return [func.coalesce(TaskRow.task_spec, "") == "psych_accept",
-            func.coalesce(TaskRow.state, "") == "completed"]
+    """Completed referral steps (ix_task_spec_completed: spec, state, completion time)."""
+    return [TaskRow.task_spec == "psych_accept", TaskRow.state == "completed"]
 
 
 def psych_referrals(scope: Scope, p: Period) -> dict[str, int]:
