@@ -52,6 +52,7 @@ Index("ix_case_registered_figures", Case.registered_at, Case.category, Case.happ
 Index("ix_case_category_registered", Case.category, Case.registered_at, Case.happened_at,
       *CASE_COVER)
 Index("ix_finding_created", Finding.created_at, Finding.case_id)
+Index("ix_finding_later", Finding.opening, Finding.created_at, Finding.case_id)
 Index("ix_task_spec_report", TaskRow.task_spec, TaskRow.created_at, TaskRow.state,
       TaskRow.completed_at, TaskRow.case_id)
 Index("ix_task_spec_completed", TaskRow.task_spec, TaskRow.state, TaskRow.completed_at,

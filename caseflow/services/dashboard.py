@@ -111,11 +111,12 @@ class Timing:
 def stop_payment(scope: Scope, p: Period) -> Timing:
     """Return the stop-payment response time: the task's opening → completion."""
     rows = db.session.execute(
-        select(TaskRow.created_at, TaskRow.completed_at, TaskRow.state)
+        select(reports.raw_time(TaskRow.created_at), reports.raw_time(TaskRow.completed_at),
+               TaskRow.state)
         .join(Case, Case.id == TaskRow.case_id)
         .where(TaskRow.task_spec == "stop_payment", TaskRow.state != "cancelled",
                reports.between(TaskRow.created_at, p.start, p.end), *scope.cases())).all()
-    spans = [(done - opened).total_seconds() for opened, done, state in rows
+    spans = [reports.seconds_between(opened, done) for opened, done, state in rows
              if state == "completed" and done is not None]
     return Timing(len(rows), len(spans), median(spans) if spans else None,
                   max(spans) if spans else None)

@@ -34,6 +34,8 @@ from caseflow.services.reports_scope import (
     late,
     may_view,
     places,
+    raw_time,
+    seconds_between,
     sees_school,
     timed_branches,
     yuan,
@@ -43,8 +45,8 @@ from caseflow.services.trend import TrendPoint, fraud_free_classes, trend
 __all__ = ["CATEGORIES", "CENT", "COUNTED", "READ_ALL", "VIEWERS", "CaseFigures", "Lag",
            "Line", "LossFinding", "Scope", "TrendPoint", "between", "branches",
            "by_registration", "counted", "fen", "fraud_free_classes", "in_period", "late",
-           "loss_case_ids", "may_view", "places", "registration_lag", "sees_school",
-           "split_losses", "timed_branches", "trend", "yuan"]
+           "loss_case_ids", "may_view", "places", "raw_time", "registration_lag", "sees_school",
+           "seconds_between", "split_losses", "timed_branches", "trend", "yuan"]
 
 
 @dataclass
@@ -196,12 +198,12 @@ class Lag:
 
 def registration_lag(figures: CaseFigures) -> list[Lag]:
     """Return each college's registration lag over the 发案 counted in the period."""
-    query = select(Case.college_id, Case.happened_at, Case.registered_at).where(
-        counted(), Case.happened_at.is_not(None), *figures.scope.cases())
+    query = select(Case.college_id, raw_time(Case.happened_at), raw_time(Case.registered_at)
+                   ).where(counted(), Case.happened_at.is_not(None), *figures.scope.cases())
     spans: dict[int, list[float]] = defaultdict(list)
     for cid, happened, registered in (row for branch in branches(figures.period)
                                       for row in db.session.execute(query.where(branch))):
-        spans[cid].append(max((registered - happened).total_seconds(), 0.0))
+        spans[cid].append(max(seconds_between(happened, registered), 0.0))
     out = []
     for line in figures.lines():
         values = spans.get(line.college_id or 0, [])

@@ -59,8 +59,7 @@ def trend(scope: Scope, p: Period, splits: dict[int, list[LossFinding]]) -> list
     months = periods.trend_months(p)
     out = [TrendPoint(m, periods.month_name(m)) for m in months]
     for column, branch in timed_branches(months[0].start, months[-1].end):
-        bucket = case(*[(and_(column >= m.start, column < m.end), i)
-                        for i, m in enumerate(months)], else_=-1)
+        bucket = _month_of(column, months)
         rows = db.session.execute(
             select(bucket, Case.category, func.count(), fen(Case.loss_cny))
             .where(branch, Case.withdrawn.is_(False), *scope.cases())
@@ -73,6 +72,15 @@ def trend(scope: Scope, p: Period, splits: dict[int, list[LossFinding]]) -> list
             point.loss += yuan(lost) if cat in COUNTED else Decimal(0)
     _trend_splits(out, splits)
     return out
+
+
+def _month_of(column: Any, months: list[Period]) -> Any:
+    """Return a CASE giving the index of the month holding `column` (-1: none)."""
+    if all(a.end == b.start for a, b in zip(months, months[1:], strict=False)):
+        # contiguous months inside the queried range: one comparison per month boundary
+        return case(*[(column < m.end, i) for i, m in enumerate(months)], else_=-1)
+    return case(*[(and_(column >= m.start, column < m.end), i) for i, m in enumerate(months)],
+                else_=-1)
 
 
 def _trend_splits(points: list[TrendPoint], splits: dict[int, list[LossFinding]]) -> None:

@@ -1,8 +1,10 @@
-"""report indexes: covering case indexes (scope columns too), spec-led task indexes
+"""report indexes: covering case indexes (scope columns too), spec-led task indexes, and
+finding.opening (the finding that opened its case) so late cases read only later findings
 
 Revision ID: 0010
 Revises: 0009
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
@@ -30,6 +32,7 @@ ADDED = (
     ('ix_task_spec_report', 'task', ['task_spec', 'created_at', 'state', 'completed_at',
                                      'case_id']),
     ('ix_task_spec_completed', 'task', ['task_spec', 'state', 'completed_at', 'case_id']),
+    ('ix_finding_later', 'finding', ['opening', 'created_at', 'case_id']),
 )
 REPLACED = (
     ('ix_case_happened_report', 'case_file',
@@ -43,6 +46,13 @@ REPLACED = (
 
 
 def upgrade():
+    op.add_column('finding', sa.Column('opening', sa.Boolean(), nullable=False,
+                                       server_default=sa.false()))
+    # only a case's first finding made at its registration time: the report's 'late'
+    # condition relies on an opening finding's case being registered at that moment
+    op.execute("UPDATE finding SET opening = TRUE WHERE id IN "
+               "(SELECT min(id) FROM finding GROUP BY case_id) AND created_at = "
+               "(SELECT registered_at FROM case_file WHERE case_file.id = finding.case_id)")
     for name, table, columns in ADDED:
         op.create_index(name, table, columns)
     for name, table, _columns in REPLACED:
@@ -54,3 +64,5 @@ def downgrade():
         op.create_index(name, table, columns)
     for name, table, _columns in reversed(ADDED):
         op.drop_index(name, table_name=table)
+    with op.batch_alter_table('finding') as batch:
+        batch.drop_column('opening')
