@@ -90,6 +90,7 @@ class CaseFigures:
         self.total = Line(None, "")
         self.by_fraud_type: dict[str, list[int]] = {}  # code -> [victim, at_risk]
         self.by_behaviour: dict[str, int] = {}
+        self.spans: dict[int, list[float]] = defaultdict(list)  # college → lags of its 发案
         self._fill()
 
     def _colleges(self) -> dict[int, Line]:
@@ -143,13 +144,17 @@ class CaseFigures:
             line.recovered += yuan(back)
 
     def _persons(self) -> None:
+        """Count persons per line, and keep each 发案's registration lag (same rows)."""
         seen: dict[tuple[int | None, str], set[int]] = defaultdict(set)
+        query = select(Case.college_id, Case.category, Case.student_id,
+                       raw_time(Case.happened_at), raw_time(Case.registered_at))
         for branch in branches(self.period):
-            rows = db.session.execute(select(Case.college_id, Case.category, Case.student_id)
-                                      .where(branch, counted(), *self.scope.cases()))
-            for cid, cat, student in rows:
+            rows = db.session.execute(query.where(branch, counted(), *self.scope.cases()))
+            for cid, cat, student, happened, registered in rows:
                 seen[(cid, cat)].add(student)
                 seen[(None, cat)].add(student)
+                if happened is not None:
+                    self.spans[cid].append(max(seconds_between(happened, registered), 0.0))
         for (cid, cat), students in seen.items():
             line = self.total if cid is None else self._line(cid)
             setattr(line, f"{cat}_persons", len(students))
@@ -198,15 +203,9 @@ class Lag:
 
 def registration_lag(figures: CaseFigures) -> list[Lag]:
     """Return each college's registration lag over the 发案 counted in the period."""
-    query = select(Case.college_id, raw_time(Case.happened_at), raw_time(Case.registered_at)
-                   ).where(counted(), Case.happened_at.is_not(None), *figures.scope.cases())
-    spans: dict[int, list[float]] = defaultdict(list)
-    for cid, happened, registered in (row for branch in branches(figures.period)
-                                      for row in db.session.execute(query.where(branch))):
-        spans[cid].append(max(seconds_between(happened, registered), 0.0))
     out = []
     for line in figures.lines():
-        values = spans.get(line.college_id or 0, [])
+        values = figures.spans.get(line.college_id or 0, [])
         out.append(Lag(line.college_id or 0, line.name, len(values),
                        median(values) if values else 0.0, max(values, default=0.0), line.late))
     return out
