@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, union
 
 from caseflow import access, clock, settings
 from caseflow.db import db
@@ -334,7 +334,10 @@ def _flag_conditions(scope: Scope, p: Period, d: Drill, at: datetime
     if d.flag == "overdue":
         step = [TaskRow.task_spec == d.step] if d.step else []
         college = [TaskRow.college_id == d.college_id] if d.college_id else []
-        return [_task_cases(overdue_condition(p, at), *step, *college)]
+        # one covering-index scan per branch: an OR would fetch every task row for case_id
+        return [Case.id.in_(union(*[
+            select(TaskRow.case_id).where(TaskRow.case_id.is_not(None), branch, *step,
+                                          *college) for branch in overdue_branches(p, at)]))]
     if d.flag == "stop_payment":
         return [_task_cases(TaskRow.task_spec == "stop_payment", TaskRow.state != "cancelled",
                             reports.between(TaskRow.created_at, p.start, p.end))]
