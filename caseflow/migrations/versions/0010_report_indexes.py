@@ -1,5 +1,4 @@
-"""report indexes: covering case indexes (scope columns too), spec-led task indexes, and
-finding.opening (the finding that opened its case) so late cases read only later findings
+"""report indexes: covering case and spec-led task indexes, and finding.opening
 
 Revision ID: 0010
 Revises: 0009
