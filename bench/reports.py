@@ -191,6 +191,12 @@ def main() -> None:
                  timed(app, "counselor1", "/reports?kind=month", n))
     ok &= report("cases behind a figure (victims, month, leader)",
                  timed(app, "leader", "/reports/cases?kind=month&cat=victim", n))
+    ok &= report("cases behind a figure (late, term, leader)",
+                 timed(app, "leader", "/reports/cases?kind=term&flag=late", n))
+    ok &= report("cases behind a figure (loss, term, officer1)",
+                 timed(app, "officer1", "/reports/cases?kind=term&flag=loss", n))
+    ok &= report("cases behind a figure (overdue, year, leader)",
+                 timed(app, "leader", "/reports/cases?kind=academic_year&flag=overdue", n))
     print(json.dumps({"target_ms": TARGET_MS, "ok": bool(ok)}))
     sys.exit(0 if ok else 1)
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caseflow.db import db
@@ -60,6 +70,9 @@ class Finding(db.Model):
     data: Mapped[str] = mapped_column(Text)  # JSON of the registration form
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # the finding that opened the case (created_at == the case's registered_at); the
+    # reports read only the others to find cases a later finding made count late
+    opening: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Notification(db.Model):

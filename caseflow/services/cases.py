@@ -102,7 +102,7 @@ def _open(student: Student, facts: dict[str, Any], user: User, actor: Actor,
     db.session.flush()
     case.number = f"AF{timefmt.local(now):%Y}{case.id:06d}"
     db.session.add(Finding(case_id=case.id, data=audit.canonical(facts), created_at=now,
-                           created_by=user.id))
+                           created_by=user.id, opening=True))
     audit.record("case_opened", actor, case_id=case.id,
                  detail={"number": case.number, "student_id": student.id, "facts": facts})
     outcome = runner.start_instance(CASE_PROCESS, start_data(student, facts), actor, case=case)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, union
 
 from caseflow import access, clock, settings
 from caseflow.db import db
@@ -111,20 +111,20 @@ class Timing:
 def stop_payment(scope: Scope, p: Period) -> Timing:
     """Return the stop-payment response time: the task's opening → completion."""
     rows = db.session.execute(
-        select(TaskRow.created_at, TaskRow.completed_at, TaskRow.state)
+        select(reports.raw_time(TaskRow.created_at), reports.raw_time(TaskRow.completed_at),
+               TaskRow.state)
         .join(Case, Case.id == TaskRow.case_id)
         .where(TaskRow.task_spec == "stop_payment", TaskRow.state != "cancelled",
                reports.between(TaskRow.created_at, p.start, p.end), *scope.cases())).all()
-    spans = [(done - opened).total_seconds() for opened, done, state in rows
+    spans = [reports.seconds_between(opened, done) for opened, done, state in rows
              if state == "completed" and done is not None]
     return Timing(len(rows), len(spans), median(spans) if spans else None,
                   max(spans) if spans else None)
 
 
 def _answered() -> list[ColumnElement[bool]]:
-    """Completed referral steps (coalesce(): the completion-time index drives the query)."""
-    return [func.coalesce(TaskRow.task_spec, "") == "psych_accept",
-            func.coalesce(TaskRow.state, "") == "completed"]
+    """Completed referral steps (ix_task_spec_completed: spec, state, completion time)."""
+    return [TaskRow.task_spec == "psych_accept", TaskRow.state == "completed"]
 
 
 def psych_referrals(scope: Scope, p: Period) -> dict[str, int]:
@@ -334,7 +334,10 @@ def _flag_conditions(scope: Scope, p: Period, d: Drill, at: datetime
     if d.flag == "overdue":
         step = [TaskRow.task_spec == d.step] if d.step else []
         college = [TaskRow.college_id == d.college_id] if d.college_id else []
-        return [_task_cases(overdue_condition(p, at), *step, *college)]
+        # one covering-index scan per branch: an OR would fetch every task row for case_id
+        return [Case.id.in_(union(*[
+            select(TaskRow.case_id).where(TaskRow.case_id.is_not(None), branch, *step,
+                                          *college) for branch in overdue_branches(p, at)]))]
     if d.flag == "stop_payment":
         return [_task_cases(TaskRow.task_spec == "stop_payment", TaskRow.state != "cancelled",
                             reports.between(TaskRow.created_at, p.start, p.end))]
