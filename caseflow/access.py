@@ -79,6 +79,11 @@ ROUTES: dict[str, str] = {
     "reports.issued": SIGNED_IN,
     "reports.issued_pdf": SIGNED_IN,
     "reports.stylesheet": PUBLIC,  # a stylesheet, no data
+    # the JSON API (issue 7): each view authenticates the bearer token (caseflow.api) and
+    # asks here through get_case / get_task and the role helpers; its OpenAPI document
+    # describes the API, no data
+    "api.*": TOKEN,
+    "api-docs.openapi_json": PUBLIC,
 }
 
 
