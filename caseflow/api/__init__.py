@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS=_spec_options())
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(_decimal_numbers)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer",
                    "description": "An API token issued by an administrator "
@@ -44,6 +45,18 @@ def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     api.register_blueprint(bp)
     app.extensions["caseflow-api"] = api
+
+
+def _decimal_numbers(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Write a Decimal field's bounds and default as JSON numbers, not strings."""
+    from decimal import Decimal
+
+    from marshmallow import fields
+
+    if not isinstance(field, fields.Decimal):
+        return {}
+    return {k: float(v) for k, v in ret.items()
+            if k in ("minimum", "maximum", "default") and isinstance(v, str | Decimal)}
 
 
 def _spec_options() -> dict[str, Any]:
