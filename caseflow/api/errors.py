@@ -104,7 +104,7 @@ def service_error(error: ServiceError) -> Response:
 
 def unexpected(error: Exception) -> Response:
     """Answer an unexpected failure with 500 (or 503 when the database is unreachable)."""
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
     from caseflow.db import db
 
@@ -116,10 +116,21 @@ def unexpected(error: Exception) -> Response:
         db.session.rollback()
     except Exception:  # the connection may be gone: drop the session, the pool reconnects
         db.session.remove()
+    from caseflow.engine import EngineError
+
+    if isinstance(error, EngineError):  # the process cannot take this step now
+        log.warning("engine refused %s %s: %s", request.method, request.path, error)
+        return answer(409, "The case's process cannot take this now; nothing was changed.",
+                      "conflict")
+    if isinstance(error, DataError):  # a value the schema let through, the column did not
+        log.warning("data refused on %s %s: %s", request.method, request.path, error.orig)
+        return answer(422, "A value is too long or out of range; nothing was changed.")
+    if isinstance(error, IntegrityError):  # another request wrote the same thing first
+        return answer(409, "Someone changed this at the same time: try again.", "conflict")
     if isinstance(error, DBAPIError):
         log.warning("database error on %s %s: %s", request.method, request.path,
                     getattr(error, "orig", error))
         return answer(503, "The database is not reachable: try again.",
                       headers={"Retry-After": "5"})
     log.exception("API request %s %s failed", request.method, request.path)
-    return answer(500, "Something went wrong on our side; nothing was changed.")
+    return answer(500, "Something went wrong on our side.")

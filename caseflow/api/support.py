@@ -19,7 +19,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1",
                description="caseflow's JSON API for machine clients (bearer tokens)")
 
 KEY_HEADER = "Idempotency-Key"
-_KEY = re.compile(r"[\x21-\x7e]{1,%d}" % idempotency.KEY_MAX)
+_KEY = re.compile(rf"[\x21-\x7e]{{1,{idempotency.KEY_MAX}}}")
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_PARAMETER = {
     "in": "header", "name": KEY_HEADER, "required": False,
@@ -39,7 +39,31 @@ def _sign_in() -> Response | None:
         return errors.answer(401, "Send a valid API token: Authorization: Bearer cf_…")
     g.api_principal = principal
     g._login_user = principal  # Flask-Login's current_user for this request only
+    bad = _nul_fields()
+    if bad:
+        return errors.answer(422, "Text may not contain NUL characters. Nothing was changed.",
+                             errors=bad)
     return None
+
+
+def _nul_fields() -> dict[str, list[str]]:
+    """Return the query and body fields holding a NUL character (no database stores one)."""
+    found = [name for name, value in request.args.items(multi=True)
+             if "\x00" in name or "\x00" in value]
+    found += _nul_paths(request.get_json(silent=True) if request.is_json else None, "")
+    return {name or "_schema": ["may not contain NUL characters"] for name in found}
+
+
+def _nul_paths(value: Any, at: str) -> list[str]:
+    if isinstance(value, str):
+        return [at] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items()
+                for p in ([f"{at}.{k}".strip(".")] if "\x00" in str(k) else [])
+                + _nul_paths(v, f"{at}.{k}".strip("."))]
+    if isinstance(value, list):
+        return [p for v in value for p in _nul_paths(v, at)]
+    return []
 
 
 def principal() -> TokenPrincipal:

@@ -62,7 +62,8 @@ def validate(data: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise ValidationFailed(exc.normalized_messages()) from exc
     college_id = clean.get("college_id")
-    if college_id is not None and db.session.get(College, college_id) is None:
+    if college_id is not None and (not 0 < college_id < 2**31
+                                   or db.session.get(College, college_id) is None):
         raise ValidationFailed({"college_id": ["no such college"]})
     return clean
 

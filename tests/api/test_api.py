@@ -248,3 +248,44 @@ def test_every_api_use_is_audited(client, w):
     used = db.session.scalars(select(AuditEvent).where(
         AuditEvent.event_type == "api_token_used")).all()
     assert used and "/api/v1/tasks" in used[-1].detail
+
+
+def test_values_no_column_can_hold_are_field_errors_not_server_errors(client, w):
+    auth = bearer(w.affairs)
+    huge = client.post("/api/v1/cases", json=finding(student_id=w.student2.id,
+                                                     loss_cny="999999999999999.99"),
+                       headers=auth)
+    assert huge.status_code == 422 and "loss_cny" in huge.get_json()["errors"]
+    long_code = client.post("/api/v1/warnings", json=warning(fraud_type="x" * 51),
+                            headers=bearer(w.security))
+    assert long_code.status_code == 422 and "fraud_type" in long_code.get_json()["errors"]
+    college = client.post("/api/v1/warnings", json=warning(college_id=2**40),
+                          headers=bearer(w.security))
+    assert college.status_code == 422 and "college_id" in college.get_json()["errors"]
+    nul = client.get("/api/v1/cases?q=a%00b", headers=auth)
+    assert nul.status_code == 422 and nul.get_json()["errors"] == {
+        "q": ["may not contain NUL characters"]}
+    body = client.post("/api/v1/warnings", json=warning(note="a\x00b"),
+                       headers=bearer(w.security))
+    assert body.status_code == 422 and "note" in body.get_json()["errors"]
+    assert count(PoliceWarning) == 0 and count(Case) == 2
+
+
+def test_a_key_is_kept_a_day_then_purged(client, w, travel):
+    from caseflow.services import idempotency
+
+    auth = {**bearer(w.security), "Idempotency-Key": "daily"}
+    assert client.post("/api/v1/warnings", json=warning(source_ref="D-1"),
+                       headers=auth).status_code == 201
+    travel.by(hours=25)
+    assert idempotency.purge(force=True) >= 1 and count(ApiIdempotency) == 0
+    again = client.post("/api/v1/warnings", json=warning(source_ref="D-2"), headers=auth)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert count(PoliceWarning) == 2
+
+
+def test_a_bad_idempotency_key_is_a_field_error(client, w):
+    answer = client.post("/api/v1/warnings", json=warning(),
+                         headers={**bearer(w.security), "Idempotency-Key": "x" * 101})
+    assert answer.status_code == 422 and "Idempotency-Key" in answer.get_json()["errors"]
+    assert count(PoliceWarning) == 0
