@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
 from caseflow.api import errors
@@ -128,14 +129,13 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if key is None:
             return view(*args, **kwargs)
         user_id = principal().id
-        digest = idempotency.request_digest(f"{request.method} {request.path}",
-                                            request.get_data())
+        digest = idempotency.request_digest(f"{request.method} {request.path}", _body())
         first = idempotency.claim(user_id, key, request.endpoint or "", digest)
         if first is not None:
             return Response(first.body, first.status, mimetype="application/json",
                             headers={REPLAYED_HEADER: "true"})
         try:
-            response = bp_make_response(view(*args, **kwargs))
+            response = _as_response(view(*args, **kwargs))
         except BaseException:
             idempotency.release(user_id, key)
             raise
@@ -148,11 +148,18 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def bp_make_response(value: Any) -> Response:
+def _as_response(value: Any) -> Response:
     """Turn a view's return value into a Response."""
-    from flask import current_app
-
     return current_app.make_response(value)
+
+
+def _body() -> bytes:
+    """Return the request body, as canonical JSON when it is JSON (key order, spacing)."""
+    raw = request.get_data()
+    try:
+        return json.dumps(json.loads(raw), sort_keys=True, ensure_ascii=False).encode()
+    except ValueError:
+        return raw
 
 
 bp.register_error_handler(Exception, errors.unexpected)  # JSON for every error (errors.py)

@@ -289,3 +289,16 @@ def test_a_bad_idempotency_key_is_a_field_error(client, w):
                          headers={**bearer(w.security), "Idempotency-Key": "x" * 101})
     assert answer.status_code == 422 and "Idempotency-Key" in answer.get_json()["errors"]
     assert count(PoliceWarning) == 0
+
+
+def test_a_retry_with_the_same_json_in_another_key_order_is_the_same_request(client, w):
+    import json
+
+    auth = {**bearer(w.security), "Idempotency-Key": "order", "Content-Type":
+            "application/json"}
+    sent = warning(source_ref="O-1")
+    first = client.post("/api/v1/warnings", data=json.dumps(sent), headers=auth)
+    shuffled = json.dumps(dict(reversed(list(sent.items()))), indent=2)
+    again = client.post("/api/v1/warnings", data=shuffled, headers=auth)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true" and count(PoliceWarning) == 1
