@@ -92,6 +92,11 @@ ROUTES: dict[str, str] = {
     "screening.round_page": SIGNED_IN,
     "screening.template": SIGNED_IN,
     "screening.upload": SIGNED_IN,
+    # the JSON API (issue 7): each view authenticates the bearer token (caseflow.api) and
+    # asks here through get_case / get_task and the role helpers; its OpenAPI document
+    # describes the API, no data
+    "api.*": TOKEN,
+    "api-docs.openapi_json": PUBLIC,
 }
 
 

@@ -113,6 +113,10 @@ def add_headers(response: Any) -> Any:
 
 
 def _too_large(error: Any) -> Any:
+    from caseflow.api import errors as api_errors
+
+    if api_errors.is_api_request():
+        return api_errors.http_error(error)
     limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
     return render_template("error_413.html", code=413,
                            limit_mb=round(limit / 1024 / 1024, 1)), 413

@@ -49,6 +49,9 @@ def init_app(app: Flask) -> None:
     security.init_app(app)  # cookies, headers, session timeouts, the route gate, 413
     for blueprint in discover_blueprints():
         app.register_blueprint(blueprint)
+    from caseflow import api
+
+    api.init_app(app)  # the JSON API and its OpenAPI document, /api/v1
     _register_filters(app)
     app.context_processor(_template_globals)
     for code in (400, 403, 404, 405, 409, 500):
@@ -184,6 +187,11 @@ def register_database_errors(app: Flask) -> None:
 def _database_error_page(error: Any) -> Any:
     import logging
 
+    from caseflow.api import errors as api_errors
+
+    if api_errors.is_api_request():
+        return api_errors.unexpected(error)
+
     logging.getLogger(__name__).warning("database error on %s %s: %s", request.method,
                                         request.path, getattr(error, "orig", error))
     try:
@@ -198,6 +206,10 @@ def _database_error_page(error: Any) -> Any:
 
 
 def _error_page(error: Any) -> Any:
+    from caseflow.api import errors as api_errors
+
+    if api_errors.is_api_request():  # no route matched (404, 405) under /api/
+        return api_errors.unexpected(error)
     code = getattr(error, "code", 500) or 500
     if code >= 500:
         db.session.rollback()

@@ -275,11 +275,14 @@ def _text(zh: str, en: str, *, max_length: int = 200, required: bool = False,
                          metadata=meta)
 
 
+MONEY_MAX = Decimal("9999999999.99")  # the money columns hold 12 digits: sums stay in range
+
+
 def _money(zh: str, en: str, *, required: bool = False, default: Any = None,
            help_zh: str | None = None, help_en: str | None = None) -> fields.Decimal:
     meta = _meta(zh, en, help_zh, help_en, widget="money")
     kwargs: dict[str, Any] = {"required": True} if required else {"load_default": default}
-    return fields.Decimal(as_string=True, places=2, validate=validate.Range(min=0),
+    return fields.Decimal(as_string=True, places=2, validate=validate.Range(min=0, max=MONEY_MAX),
                           metadata=meta, **kwargs)
 
 
@@ -309,12 +312,12 @@ def _lookup(kind: str, zh: str, en: str, *, required: bool = False, many: bool =
     meta = _meta(zh, en, help_zh, help_en, lookup=kind,
                  widget="checkboxes" if many else "select")
     if many:
-        return fields.List(fields.String(validate=validate.Length(min=1, max=60)),
+        return fields.List(fields.String(validate=validate.Length(min=1, max=50)),
                            load_default=list, metadata=meta)
     if required:
-        return fields.String(required=True, validate=validate.Length(min=1, max=60),
+        return fields.String(required=True, validate=validate.Length(min=1, max=50),
                              metadata=meta)
-    return fields.String(load_default=None, validate=validate.Length(max=60), metadata=meta)
+    return fields.String(load_default=None, validate=validate.Length(max=50), metadata=meta)
 
 
 def _need(errors: dict[str, list[str]], field: str, message: str) -> None:

@@ -46,6 +46,6 @@ from caseflow.models.reports import IssuedBrief  # noqa: E402
 
 __all__ += ["IssuedBrief"]
 
-from caseflow.models.idempotency import SubmissionToken  # noqa: E402
+from caseflow.models.idempotency import ApiIdempotency, SubmissionToken  # noqa: E402
 
-__all__ += ["SubmissionToken"]
+__all__ += ["ApiIdempotency", "SubmissionToken"]

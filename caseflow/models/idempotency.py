@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caseflow.db import db
@@ -19,4 +19,22 @@ class SubmissionToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id"))
     next_task_id: Mapped[int | None] = mapped_column(Integer)  # where the first answer went
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ApiIdempotency(db.Model):
+    """An API client's `Idempotency-Key` and the first answer given for it (kept a day).
+
+    `status` is None while the first request is still running.
+    """
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    endpoint: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -144,3 +144,12 @@ def student_for(user: User, student_id: int) -> StudentHit:
     assert college is not None
     return StudentHit(student, klass, college, cases.open_case_of(student.id))
 
+
+
+def student_by_number(user: User, student_no: str) -> StudentHit:
+    """Return the student with this number if the user may register for them, else NotFound."""
+    student_id = db.session.scalar(select(Student.id).where(
+        Student.student_no == student_no.strip()))
+    if student_id is None:
+        raise NotFound(f"no student {student_no}")
+    return student_for(user, student_id)

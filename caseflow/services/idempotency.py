@@ -4,19 +4,26 @@ Each task form carries a fresh random token. The submission that completes the t
 the token with its outcome (the task and where the answer sent the user) in the same
 transaction as the completion; a second submission with the same token gets that outcome
 back instead of an error. Tokens are kept for a day, then purged by the worker.
+
+API clients send an `Idempotency-Key` header instead: the first request claims the key
+(`claim`), its answer is stored (`keep`), and a retry gets that answer back; a key used
+again for another request is refused. Keys are kept for a day too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from caseflow import clock
 from caseflow.db import db
-from caseflow.models import SubmissionToken
+from caseflow.models import ApiIdempotency, SubmissionToken
+from caseflow.services import Conflict, ServiceError
 
 KEEP = timedelta(days=1)
 _PURGE_EVERY = timedelta(minutes=10)
@@ -66,7 +73,95 @@ def purge(now: datetime | None = None, force: bool = False) -> int:
     if not force and _last_purge is not None and now - _last_purge < _PURGE_EVERY:
         return 0
     _last_purge = now
-    t = SubmissionToken.__table__
-    gone = db.session.connection().execute(delete(t).where(t.c.created_at < now - KEEP)).rowcount
+    gone = 0
+    for t in (SubmissionToken.__table__, ApiIdempotency.__table__):
+        result = db.session.connection().execute(delete(t).where(t.c.created_at < now - KEEP))
+        gone += int(result.rowcount or 0)
     db.session.commit()
-    return int(gone or 0)
+    return gone
+
+
+# -- API idempotency keys ----------------------------------------------------------------
+
+KEY_MAX = 100
+
+
+class KeyReused(ServiceError):
+    """The key was first used for another request (another endpoint or body)."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
+class KeyInUse(Conflict):
+    """The first request with this key is still running."""
+
+    code = "idempotency_key_in_use"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The stored first answer to a request with a key."""
+
+    status: int
+    body: str
+
+
+def request_digest(endpoint: str, body: bytes) -> str:
+    """Return the fingerprint of a request: its endpoint and body."""
+    return hashlib.sha256(endpoint.encode() + b"\0" + body).hexdigest()
+
+
+def submission_token(user_id: int, key: str) -> str:
+    """Return the task-form token standing for a user's API key (the completion race)."""
+    return hashlib.sha256(f"api:{user_id}:{key}".encode()).hexdigest()
+
+
+def _row(user_id: int, key: str) -> ApiIdempotency | None:
+    return db.session.scalar(select(ApiIdempotency).where(ApiIdempotency.user_id == user_id,
+                                                          ApiIdempotency.key == key))
+
+
+def claim(user_id: int, key: str, endpoint: str, digest: str) -> Answer | None:
+    """Claim `key` for this request (committed); return the first answer of a retry.
+
+    Raises KeyReused for a key first used for another request, KeyInUse while the first
+    request with it is still running.
+    """
+    now = clock.now()
+    row = _row(user_id, key)
+    if row is not None and row.created_at < now - KEEP:
+        db.session.delete(row)  # an expired key starts afresh
+        db.session.flush()
+        row = None
+    if row is not None:
+        if (row.endpoint, row.request_hash) != (endpoint, digest):
+            raise KeyReused("this Idempotency-Key was used for a different request")
+        if row.status is None or row.body is None:
+            raise KeyInUse("a request with this Idempotency-Key is still running")
+        return Answer(row.status, row.body)
+    db.session.add(ApiIdempotency(user_id=user_id, key=key, endpoint=endpoint,
+                                  request_hash=digest, created_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise KeyInUse("a request with this Idempotency-Key is still running") from None
+    return None
+
+
+def keep(user_id: int, key: str, answer: Answer) -> None:
+    """Store the first answer for a claimed key (committed)."""
+    row = _row(user_id, key)
+    if row is not None:
+        row.status, row.body = answer.status, answer.body
+        db.session.commit()
+
+
+def release(user_id: int, key: str) -> None:
+    """Give a claimed key back (the request failed and changed nothing), committed."""
+    db.session.rollback()
+    row = _row(user_id, key)
+    if row is not None and row.status is None:
+        db.session.delete(row)
+        db.session.commit()

@@ -58,9 +58,14 @@ def validate(data: dict[str, Any]) -> dict[str, Any]:
     """Validate a warning; return JSON-native values."""
     schema = _schema()
     try:
-        return schema.dump(schema.load(data))
+        clean = schema.dump(schema.load(data))
     except ValidationError as exc:
         raise ValidationFailed(exc.normalized_messages()) from exc
+    college_id = clean.get("college_id")
+    if college_id is not None and (not 0 < college_id < 2**31
+                                   or db.session.get(College, college_id) is None):
+        raise ValidationFailed({"college_id": ["no such college"]})
+    return clean
 
 
 def _time(text: str | None) -> datetime | None:

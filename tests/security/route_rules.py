@@ -298,6 +298,15 @@ def screening_class(suffix: str, method: str = "GET", ok: int = 200) -> Rule:
     return rule
 
 
+def api(method: str, path: str) -> Rule:
+    # The JSON API takes bearer tokens only (tests/api checks them): a browser session,
+    # like no session, answers 401 and never the sign-in redirect.
+    def rule(who: Who, w: SimpleNamespace) -> list[Probe]:
+        return [Probe(method, path.format(case=case_of(who, w).id, task=task_of(who, w).id),
+                      {401}, public=True)]
+    return rule
+
+
 ROUTE_TABLE: dict[str, Rule] = {
     "static": public("/static/caseflow.css"),
     "auth.login": public("/login"),
@@ -348,4 +357,12 @@ ROUTE_TABLE: dict[str, Rule] = {
     "screening.round_page": screening_round,
     "screening.template": screening_class("template.xlsx"),
     "screening.upload": screening_class("upload", "POST", 422),  # no file: nothing taken in
+    "api-docs.openapi_json": public("/api/v1/openapi.json"),
+    "api.create_warning": api("POST", "/api/v1/warnings"),
+    "api.register": api("POST", "/api/v1/cases"),
+    "api.cases": api("GET", "/api/v1/cases"),
+    "api.case": api("GET", "/api/v1/cases/{case}"),
+    "api.my_tasks": api("GET", "/api/v1/tasks"),
+    "api.task": api("GET", "/api/v1/tasks/{task}"),
+    "api.complete": api("POST", "/api/v1/tasks/{task}/complete"),
 }
