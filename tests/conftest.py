@@ -23,6 +23,9 @@ SHARED = ROOT.parent / "shared"
 TESTDATA = SHARED / "testdata"
 
 
+# Every engine pass of every test also walks the task tree and compares (engine/stepping.py).
+os.environ.setdefault("CASEFLOW_ENGINE_CHECK", "1")
+
 PG_SERVER = os.environ.get("CASEFLOW_TEST_DATABASE_URL")  # a PostgreSQL server URL, or none
 
 

@@ -29,6 +29,7 @@ from caseflow import clock
 from caseflow.engine.scripting import make_script_engine
 from caseflow.engine.serializer import SERIALIZER, install_clock
 from caseflow.engine.specs import ParsedProcess
+from caseflow.engine.stepping import do_engine_steps
 from caseflow.engine.types import EngineError, EngineEvent, HumanTask, PendingTimer
 
 install_clock()
@@ -227,7 +228,7 @@ class Run:
     # -- internals --------------------------------------------------------------------
     def _steps(self) -> list[EngineEvent]:
         recorder = _Recorder()
-        self.workflow.do_engine_steps(recorder.will_complete, recorder.did_complete)
+        do_engine_steps(self.workflow, recorder.will_complete, recorder.did_complete)
         if self.workflow.is_completed():
             recorder.events.append(EngineEvent("process_completed", self.process.process_id,
                                                self.process.process_id, {}))
