@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flask import has_app_context
+from flask import g, has_app_context, has_request_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -345,12 +345,17 @@ def _copy(value: Any) -> Any:
 
 
 def _stored() -> dict[str, Any]:
+    # Read once a transaction, and once a web request: a page commits several times.
     session = db.session()
     cached = session.info.get(_CACHE)
+    if cached is None and has_request_context():
+        cached = session.info[_CACHE] = g.get(_CACHE)
     if cached is None:
         rows = session.execute(select(Setting.key, Setting.value)).all()
         cached = {key: decode(key, text) for key, text in rows if key in REGISTRY}
         session.info[_CACHE] = cached
+        if has_request_context():
+            setattr(g, _CACHE, cached)
     return cached
 
 
@@ -363,6 +368,8 @@ def _forget_at_transaction_end(session: Session, transaction: Any) -> None:
 def forget(session: Session | None = None) -> None:
     """Drop the values read in this transaction, so the next `get` reads the table again."""
     (session or db.session()).info.pop(_CACHE, None)
+    if has_request_context():
+        g.pop(_CACHE, None)
 
 
 def get(key: str) -> Any:

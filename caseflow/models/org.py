@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
+from flask import g, has_request_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -110,17 +113,41 @@ class User(UserMixin, db.Model):
 
     @property
     def role_names(self) -> tuple[str, ...]:
-        """Return the user's roles."""
-        return tuple(r.role for r in self.roles)
+        """Return the user's roles (read once a request)."""
+        return _per_request(self, "roles", lambda: tuple(r.role for r in self.roles))
 
     def has_role(self, *roles: str) -> bool:
         """Say whether the user holds any of `roles`."""
-        return any(r.role in roles for r in self.roles)
+        return any(r in roles for r in self.role_names)
 
     @property
     def class_ids(self) -> tuple[int, ...]:
-        """Return the ids of the classes assigned to this counselor."""
-        return tuple(c.class_id for c in self.classes)
+        """Return the ids of the classes assigned to this counselor (read once a request)."""
+        return _per_request(self, "classes", lambda: tuple(c.class_id for c in self.classes))
+
+
+def _per_request(user: User, what: str, read: Callable[[], tuple[Any, ...]]) -> tuple[Any, ...]:
+    """Read a user's roles or classes once a web request.
+
+    Every commit expires the user, and a page commits several times (session, audit, the
+    work itself): without this each access control question reloads them from the
+    database. Within one request the answer stays what it was when first asked.
+    """
+    if user.id is None or not has_request_context():
+        return read()
+    memo = g.setdefault("_user_scope", {})
+    key = (user.id, what)
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def forget_scope(user_id: int) -> None:
+    """Drop a user's roles and classes read in this request (after changing them)."""
+    if has_request_context():
+        memo = g.get("_user_scope") or {}
+        for what in ("roles", "classes"):
+            memo.pop((user_id, what), None)
 
 
 class UserRole(db.Model):

@@ -256,7 +256,7 @@ def create_user(username: str, display_name: str, roles: list[str], actor: Actor
 def set_roles(user: User, roles: list[str], actor: Actor) -> tuple[list[str], list[str]]:
     """Give a user exactly `roles` (audited as `role_changed`); return (before, after)."""
     from caseflow.models import UserRole
-    from caseflow.models.org import ROLES
+    from caseflow.models.org import ROLES, forget_scope
 
     if not set(roles) <= set(ROLES):
         raise ValidationFailed({"roles": [f"Roles are among: {', '.join(ROLES)}."]})
@@ -265,6 +265,7 @@ def set_roles(user: User, roles: list[str], actor: Actor) -> tuple[list[str], li
         return before, after
     user.roles = [r for r in user.roles if r.role in after]
     user.roles.extend(UserRole(role=r) for r in after if r not in before)
+    forget_scope(user.id)
     audit.record("role_changed", actor, detail={"user": user.username, "before": before,
                                                 "after": after})
     db.session.commit()
