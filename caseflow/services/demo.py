@@ -80,6 +80,7 @@ def demo_password(username: str) -> str:
                  if "\t" in line) if path.exists() else {}
     if username not in known:
         known[username] = f"demo-{secrets.token_urlsafe(6)}"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{k}\t{v}\n" for k, v in sorted(known.items())))
         path.chmod(0o600)
     return known[username]

@@ -176,4 +176,7 @@ def open_all() -> Iterator[str]:
     for label, story in _stories(mine, counselor_of, college, security):
         story()
         yield f"demo case: {label}"
+    from caseflow.services import demo_discovery
+
+    yield from demo_discovery.open_all(mine[10:])
     timers.fire_due(clock.now())

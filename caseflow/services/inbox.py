@@ -22,7 +22,11 @@ from caseflow.models import (
     CounselorClass,
     Klass,
     Notification,
+    PoliceWarning,
     ProcessVersion,
+    ScreeningClass,
+    ScreeningCollege,
+    ScreeningRound,
     Student,
     TaskRow,
     User,
@@ -111,12 +115,38 @@ def _rows(user: User, tasks: list[TaskRow], now: datetime) -> list[InboxRow]:
                 select(Case.id, Case.number, Case.risk_level, Student.name)
                 .join(Student, Student.id == Case.student_id).where(Case.id.in_(case_ids))):
             info[cid] = (number, risk, name)
+    about = _discovery([t.instance_id for t in tasks if not t.case_id])
     out = []
     for t in tasks:
         number, risk, name = info.get(t.case_id or 0, (None, None, None))
+        if not t.case_id:  # a warning's or a screening round's step: say which one
+            number, name = about.get(t.instance_id, (None, None))
         out.append(InboxRow(t, number, risk, name, bool(t.due_at and t.due_at < now),
                             t.assignee_id == user.id))
     return out
+
+
+def _discovery(instance_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Name the warning (and its student) or the round (and class or college) of instances."""
+    if not instance_ids:
+        return {}
+    found: dict[int, tuple[str, str]] = {}
+    queries = [
+        select(PoliceWarning.instance_id, PoliceWarning.number, Student.name)
+        .join(Student, Student.id == PoliceWarning.student_id)
+        .where(PoliceWarning.instance_id.in_(instance_ids)),
+        select(ScreeningClass.instance_id, ScreeningRound.number, Klass.name)
+        .join(ScreeningRound, ScreeningRound.id == ScreeningClass.round_id)
+        .join(Klass, Klass.id == ScreeningClass.class_id)
+        .where(ScreeningClass.instance_id.in_(instance_ids)),
+        select(ScreeningCollege.instance_id, ScreeningRound.number, College.name)
+        .join(ScreeningRound, ScreeningRound.id == ScreeningCollege.round_id)
+        .join(College, College.id == ScreeningCollege.college_id)
+        .where(ScreeningCollege.instance_id.in_(instance_ids)),
+    ]
+    for query in queries:
+        found.update({iid: (number, name) for iid, number, name in db.session.execute(query)})
+    return found
 
 
 def counts(user: User) -> tuple[int, int]:

@@ -110,6 +110,12 @@ def test_the_lead_office_starts_a_round_on_screen_and_counselors_get_tasks(world
     assert rnd.due_at == rnd.started_at + timedelta(days=5)
     tasks = db.session.scalars(select(TaskRow).where(TaskRow.task_spec == "screen_class")).all()
     assert {t.assignee_id for t in tasks} == {world.counselor1.id, world.counselor2.id}
+    switch(client, "counselor1")
+    _, inbox = page(client, "/")
+    # which round, which class (in the table's cells, not the class filter)
+    assert f'<td data-label="案件">{rnd.number}</td>' in inbox
+    assert '<td data-label="学生">软件2401班</td>' in inbox
+    switch(client, "affairs")
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.event_type == "screening_round_started")) == 1
     _, html = page(client, answer.headers["Location"])

@@ -62,6 +62,9 @@ def test_an_exact_phone_match_starts_the_dissuasion_at_once(client, school):
     inbox = client.get("/").get_data(as_text=True)
     reach = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "reach_counselor"))
     assert reach.assignee_id == school.counselor1.id and f"/tasks/{reach.id}" in inbox
+    # the inbox says which warning, and whom
+    assert f'<td data-label="案件">{warning.number}</td>' in inbox
+    assert '<td data-label="学生">张三</td>' in inbox
 
 
 def test_a_name_gives_candidates_and_picking_one_starts(client, school):
