@@ -20,6 +20,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
+from workflows.fraud_case import MESSAGES_ZH as CASE_MESSAGES_ZH
 from workflows.fraud_case import (
     _choice,
     _flag,
@@ -61,7 +62,9 @@ REACHED_CHOICES = {"in_person": ("当面", "In person"), "phone": ("电话", "Ph
 FEEDBACK_CHANNELS = {"phone": ("电话", "Phone"), "system": ("预警平台", "Warning platform"),
                      "in_person": ("当面", "In person"), "document": ("书面", "In writing")}
 
+# The time fields' checks come from fraud_case, so their messages do too.
 MESSAGES_ZH: dict[str, str] = {
+    **{m: CASE_MESSAGES_ZH[m] for m in ("must not be in the future", "must not be in the past")},
     "give a phone number, an ID-card number or a name": "请至少填写手机号码、身份证号或姓名之一",
     "not a phone number": "手机号码格式不正确",
     "not an ID-card number": "身份证号格式不正确",

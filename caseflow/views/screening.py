@@ -8,8 +8,10 @@ goes through `screening_import`: a sheet or a form is all or nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -133,6 +135,12 @@ def _class(screening_class_id: int) -> ScreeningClass:
         _refused("screening_class", screening_class_id)
 
 
+def _attachment(name: str) -> str:
+    """Return a Content-Disposition for a Chinese file name (RFC 6266; headers are Latin-1)."""
+    fallback = re.sub(r"[^\w.-]|[^\x20-\x7e]", "", name).strip("_-") or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
 @bp.route("/screening/classes/<int:screening_class_id>/template.<kind>")
 @login_required
 def template(screening_class_id: int, kind: str) -> Response:
@@ -144,7 +152,7 @@ def template(screening_class_id: int, kind: str) -> Response:
     mime = ("text/csv; charset=utf-8" if kind == "csv" else
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     answer = Response(content, mimetype=mime)
-    answer.headers.set("Content-Disposition", "attachment", filename=name)
+    answer.headers["Content-Disposition"] = _attachment(name)
     answer.headers["Cache-Control"] = "no-store"
     return answer
 

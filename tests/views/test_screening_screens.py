@@ -365,3 +365,17 @@ def test_the_screens_are_well_formed_and_escape_user_text(world, client):
         check(text)
         assert "<script>alert" not in text and "<img src=x" not in text
     assert "&lt;script&gt;" in shown[-1].get_data(as_text=True)  # the unreached student
+
+
+def test_the_template_names_survive_a_real_http_server(world, client):
+    from urllib.parse import quote
+
+    rnd = start(world)
+    sc = class_of(world, world.class1)
+    switch(client, "counselor1")
+    for kind in ("xlsx", "csv"):
+        header = client.get(f"/screening/classes/{sc.id}/template.{kind}").headers[
+            "Content-Disposition"]
+        header.encode("latin-1")  # a real server refuses anything else in a header
+        assert header == (f'attachment; filename="{rnd.number}_K1.{kind}"; '
+                          f"filename*=UTF-8''{quote(f'摸排_{rnd.number}_K1.{kind}')}")

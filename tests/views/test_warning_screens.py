@@ -3,6 +3,8 @@ warning without a sure student is resolved by hand (candidates picked, or a sear
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -168,3 +170,12 @@ def test_a_refused_warning_page_is_audited(client, school):
     assert client.get(f"/warnings/{warning.id}").status_code == 404
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.event_type == "access_denied")) == 1
+
+
+def test_a_future_time_is_refused_in_chinese(client, school):
+    login(client, "security")
+    answer = enter(client, name="张三", warned_at=forms.shown(clock.now() + timedelta(hours=2)))
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert 'id="f-warned_at-msg">不能晚于当前时间' in text and "Must not be" not in text
+    assert db.session.scalar(select(func.count(PoliceWarning.id))) == 0
