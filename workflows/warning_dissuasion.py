@@ -108,11 +108,13 @@ class WarningSchema(Schema):
                                "entered twice")
     note = _text("预警内容", "What the police said", max_length=2000, widget="textarea")
 
-    @validates_schema
-    def _check(self, data: dict[str, Any], **_: Any) -> None:
+    # every problem at once: runs even when a field failed (then read what was typed)
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _check(self, data: dict[str, Any], original: Any, **_: Any) -> None:
         errors: dict[str, list[str]] = {}
         phone, id_card = clean_phone(data.get("phone")), clean_id_card(data.get("id_card"))
-        if not (phone or id_card or (data.get("name") or "").strip()):
+        typed = original if isinstance(original, dict) else {}
+        if not any(str(typed.get(k) or "").strip() for k in ("phone", "id_card", "name")):
             _need(errors, "phone", "give a phone number, an ID-card number or a name")
         if phone and not _PHONE.fullmatch(phone):
             _need(errors, "phone", "not a phone number")

@@ -137,6 +137,8 @@ def test_a_bad_warning_shows_the_field_errors_and_keeps_what_was_typed(new_page,
     assert "不能晚于当前时间" in page.locator("#f-warned_at-msg").inner_text()
     assert page.get_by_label("预警时间").get_attribute("aria-invalid") == "true"
     assert page.get_by_label("预警时间").input_value() == future
+    # every problem at once: the missing identity is reported beside the time
+    assert "请至少填写手机号码、身份证号或姓名之一" in page.locator("#f-phone-msg").inner_text()
     page.get_by_label("预警时间").fill(past)
     page.get_by_role("button", name="登记预警").click()
     summary = page.locator("#error-summary").inner_text()

@@ -179,3 +179,16 @@ def test_a_future_time_is_refused_in_chinese(client, school):
     assert answer.status_code == 422
     assert 'id="f-warned_at-msg">不能晚于当前时间' in text and "Must not be" not in text
     assert db.session.scalar(select(func.count(PoliceWarning.id))) == 0
+
+
+def test_a_field_error_and_a_missing_identity_are_reported_together(school):
+    from caseflow.services import ValidationFailed
+    from caseflow.services import warnings as warning_service
+
+    with pytest.raises(ValidationFailed) as refused:
+        warning_service.validate({"warned_at": "2999-01-01T00:00:00", "fraud_type": "other"})
+    assert set(refused.value.errors) == {"warned_at", "phone"}
+    with pytest.raises(ValidationFailed) as refused:  # a bad phone is not also "missing"
+        warning_service.validate({"phone": "12", "warned_at": "2026-01-01T00:00:00",
+                                  "fraud_type": "other"})
+    assert refused.value.errors["phone"] == ["not a phone number"]
