@@ -87,6 +87,18 @@ def deployed_org() -> SimpleNamespace:
     return org()
 
 
+def warning_org() -> SimpleNamespace:
+    """The deployed organisation with phones and ID cards, and a namesake of 张三 elsewhere.
+
+    What police warnings are matched against: exact numbers, or a name with candidates.
+    """
+    ns = deployed_org()
+    for n, person in enumerate((ns.student1, ns.student2, ns.student3)):
+        person.phone, person.id_card = f"1380000000{n}", f"37010220050101123{n}"
+    ns.namesake = student("2024000202", "张三", ns.class2, phone="13900000009", id_card=None)
+    return ns
+
+
 def actor(user: User) -> Any:
     """Return the audit actor for a user acting in their first role."""
     from caseflow.audit import Actor

@@ -21,7 +21,7 @@ from caseflow.models import (
     ScreeningRound,
     TaskRow,
 )
-from caseflow.services import screening, setup
+from caseflow.services import screening
 from tests import factories
 from tests.browser.test_flows import sign_in
 
@@ -30,13 +30,7 @@ from tests.browser.test_flows import sign_in
 def school(app):
     """The test organisation with the processes deployed, phones and ID cards, a namesake
     of 张三 in another class, and three more students in 张三's class."""
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    ns = factories.org()
-    for n, student in enumerate((ns.student1, ns.student2, ns.student3)):
-        student.phone, student.id_card = f"1380000000{n}", f"37010220050101123{n}"
-    ns.namesake = factories.student("2024000202", "张三", ns.class2, phone="13900000009",
-                                    id_card=None)
+    ns = factories.warning_org()
     ns.more = [factories.student(f"20240001{n:02d}", f"学生{n}", ns.class1, phone=None,
                                  id_card=None) for n in range(2, 5)]
     db.session.commit()

@@ -19,7 +19,7 @@ from caseflow.models import (
     PoliceWarning,
     TaskRow,
 )
-from caseflow.services import Conflict, Forbidden, ValidationFailed, cases, setup, timers
+from caseflow.services import Conflict, Forbidden, ValidationFailed, cases, timers
 from caseflow.services import warnings as service
 from tests import factories
 
@@ -30,13 +30,7 @@ def actor(user):
 
 @pytest.fixture
 def world(app):
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    ns = factories.org()
-    for n, student in enumerate((ns.student1, ns.student2, ns.student3)):
-        student.phone, student.id_card = f"1380000000{n}", f"37010220050101123{n}"
-    ns.namesake = factories.student("2024000202", "张三", ns.class2, phone="13900000009",
-                                    id_card=None)
+    ns = factories.warning_org()
     db.session.commit()
     return ns
 

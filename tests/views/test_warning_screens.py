@@ -11,20 +11,13 @@ from sqlalchemy import func, select
 from caseflow import clock, forms
 from caseflow.db import db
 from caseflow.models import AuditEvent, PoliceWarning, TaskRow
-from caseflow.services import setup
 from tests import factories
 from tests.conftest import csrf_token, login
 
 
 @pytest.fixture
 def school(app):
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    ns = factories.org()
-    for n, student in enumerate((ns.student1, ns.student2, ns.student3)):
-        student.phone, student.id_card = f"1380000000{n}", f"37010220050101123{n}"
-    ns.namesake = factories.student("2024000202", "张三", ns.class2, phone="13900000009",
-                                    id_card=None)
+    ns = factories.warning_org()
     db.session.commit()
     return ns
 
