@@ -19,6 +19,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -107,7 +108,9 @@ def add_headers(response: Any) -> Any:
     from caseflow import access
 
     public = request.endpoint is None or access.route_rule(request.endpoint) == access.PUBLIC
-    if not public and current_user and current_user.is_authenticated:
+    # the session or the API token says who is signed in (asking current_user would reload
+    # the user after the page's commits expired it)
+    if not public and ("_user_id" in session or "api_principal" in g):
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -211,8 +214,12 @@ def _expired_reason(now: float) -> str | None:
         return "absolute"
     if now - float(session.get(SEEN, 0)) > idle:
         return "idle"
-    if not auth_service.session_alive(str(sid), int(session["_user_id"])):
+    user = auth_service.session_user(str(sid), int(session["_user_id"]))
+    if user is None:
         return "ended"
+    # The session's identity map holds objects weakly: keeping this one lets Flask-Login's
+    # user loader find it there instead of reading the same row again.
+    g.session_user = user
     return None
 
 

@@ -167,8 +167,14 @@ def _nav_counts() -> tuple[int, int]:
     if "nav_counts" not in g:
         from caseflow.services.inbox import counts
 
-        g.nav_counts = counts(current_user) if current_user.is_authenticated else (0, 0)
+        g.nav_counts = (counts(current_user, g.get("open_task_total"))
+                        if current_user.is_authenticated else (0, 0))
     return g.nav_counts
+
+
+def know_open_tasks(total: int) -> None:
+    """Tell the navigation how many open tasks the signed-in user has (counted already)."""
+    g.open_task_total = total
 
 
 def _school_name() -> str:

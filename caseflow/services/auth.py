@@ -115,13 +115,13 @@ def signed_out(actor: Actor, sid: str | None = None) -> None:
     db.session.commit()
 
 
-def session_alive(sid: str, user_id: int) -> bool:
-    """Say whether a session id is a running session of an active user."""
+def session_user(sid: str, user_id: int) -> User | None:
+    """Return the active user whose running session `sid` is, or None."""
     row = db.session.get(LoginSession, _digest(sid))
     if row is None or row.ended_at is not None or row.user_id != user_id:
-        return False
+        return None
     user = db.session.get(User, user_id)
-    return user is not None and bool(user.active)
+    return user if user is not None and user.active else None
 
 
 def session_expired(sid: str | None, user_id: int, reason: str, actor: Actor) -> None:

@@ -50,6 +50,12 @@ class InboxFilter:
     newest_due_first: bool = False
     page: int = 1
 
+    @property
+    def narrowed(self) -> bool:
+        """Say whether any filter leaves out some of the open tasks."""
+        return bool(self.role or self.risk or self.overdue or self.process or self.college_id
+                    or self.class_id)
+
 
 @dataclass
 class InboxRow:
@@ -149,9 +155,13 @@ def _discovery(instance_ids: list[int]) -> dict[int, tuple[str, str]]:
     return found
 
 
-def counts(user: User) -> tuple[int, int]:
-    """Return (open tasks I may work on, unread notifications) for the navigation."""
-    tasks = db.session.scalar(select(func.count(TaskRow.id)).where(open_tasks(user))) or 0
+def counts(user: User, tasks: int | None = None) -> tuple[int, int]:
+    """Return (open tasks I may work on, unread notifications) for the navigation.
+
+    `tasks` is the number of open tasks when the caller has counted them already.
+    """
+    if tasks is None:
+        tasks = db.session.scalar(select(func.count(TaskRow.id)).where(open_tasks(user))) or 0
     unread = db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
     return tasks, unread

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from caseflow import access
+from caseflow import access, web
 from caseflow.services import inbox as inbox_service
 from caseflow.views import int_arg, page_arg, page_size, pages, text_arg
 from caseflow.views.labels import RISKS as RISK_LABELS
@@ -33,6 +33,8 @@ def home() -> str:
     """List my open tasks and the tasks I may claim, by due time, with filters."""
     f = _filter()
     rows, total = inbox_service.inbox(current_user, f, page_size())
+    if not f.narrowed:
+        web.know_open_tasks(total)
     colleges, classes = inbox_service.scope_places(current_user, f.college_id)
     held = access.roles(current_user)
     my_roles = [r for r in TASK_ROLES if r in held]

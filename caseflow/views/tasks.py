@@ -132,8 +132,10 @@ def task(task_id: int) -> Answer:
     """Show a task's form; save a draft, or complete it on a valid submission."""
     row = _load(task_id)
     if request.method == "GET":
+        page = _show(row)
+        # recorded once the page is ready: the commit would expire what the page reads
         casefile.task_viewed(row, actor(row.role))
-        return _show(row)
+        return page
     from caseflow.views import screening as screening_views
 
     if screening_views.is_class_task(row):  # its rows go through the screening import
