@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,10 +30,16 @@ from caseflow import clock
 from caseflow.engine.scripting import make_script_engine
 from caseflow.engine.serializer import SERIALIZER, install_clock
 from caseflow.engine.specs import ParsedProcess
-from caseflow.engine.stepping import do_engine_steps
+from caseflow.engine.stepping import do_engine_steps, install_waiting_update
 from caseflow.engine.types import EngineError, EngineEvent, HumanTask, PendingTimer
 
 install_clock()
+install_waiting_update()
+# While their own level is unset, SpiffWorkflow's loggers put every task of a workflow and
+# its data into each record's extras, built on every state change even when nothing logs
+# it. caseflow keeps its own audit trail: record only their warnings.
+for _name in ("spiff.task", "spiff.workflow"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @dataclass

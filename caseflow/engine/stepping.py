@@ -6,6 +6,11 @@ sub-process tree) with a generator, on every pass of every step: two thirds of a
 tables instead, and only when more than one engine task is ready does it ask the tree for
 them, so that they run in exactly the order SpiffWorkflow would run them.
 
+SpiffWorkflow also updates every waiting task after each task completes, again by walking
+the tree with its general iterator (filters, depth bookkeeping, a parent walk per leaf):
+`install_waiting_update` puts in a plain depth-first walk that visits the same tasks in the
+same order, expanding a task's children before updating it as the iterator does.
+
 With CASEFLOW_ENGINE_CHECK=1 (the test suite sets it) every pass also walks the tree and
 fails loudly if the two ever disagree.
 """
@@ -13,13 +18,16 @@ fails loudly if the two ever disagree.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.workflow import Workflow
 
 Hook = Callable[[Any], None]
 READY = TaskState.READY
+WAITING = TaskState.WAITING
+FUTURE = TaskState.FUTURE
 
 
 def do_engine_steps(workflow: Any, will_complete: Hook, did_complete: Hook) -> None:
@@ -71,3 +79,32 @@ def _flat(wf: Any, top: Any) -> list[Any]:
 
 def _checking() -> bool:
     return os.environ.get("CASEFLOW_ENGINE_CHECK") == "1"
+
+
+def install_waiting_update() -> None:
+    """Make every (sub-)workflow update its waiting tasks with `update_waiting_tasks`."""
+    Workflow.update_waiting_tasks = update_waiting_tasks  # type: ignore[method-assign]
+
+
+def update_waiting_tasks(workflow: Any) -> None:
+    """Update the workflow's waiting tasks, in the order SpiffWorkflow's walk visits them."""
+    if _checking():
+        tree = [t.id for t in TaskIterator(workflow.task_tree, state=WAITING)]
+        mine = [t.id for t in _waiting(workflow)]
+        if tree != mine:
+            raise AssertionError(f"waiting tasks differ: tree {tree}, walk {mine}")
+    for task in _waiting(workflow):
+        task.task_spec._update(task)
+
+
+def _waiting(workflow: Any) -> Iterator[Any]:
+    # Lazily, like the iterator: a task's children are taken before the task is yielded
+    # (and updated), and a task added meanwhile is met if its place is still ahead.
+    tasks, pending = workflow.tasks, [workflow.task_tree]
+    while pending:
+        task = pending.pop()
+        # the iterator descends into definite and finished tasks, never into predicted ones
+        if task._children and task._state >= FUTURE:
+            pending.extend(tasks[c] for c in reversed(task._children))
+        if task._state == WAITING:
+            yield task
