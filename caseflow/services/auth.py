@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from caseflow import audit, clock, security
@@ -120,7 +121,9 @@ def session_user(sid: str, user_id: int) -> User | None:
     row = db.session.get(LoginSession, _digest(sid))
     if row is None or row.ended_at is not None or row.user_id != user_id:
         return None
-    user = db.session.get(User, user_id)
+    # roles and classes come in the same read: every page asks what the user may see
+    user = db.session.get(User, user_id, options=[joinedload(User.roles),
+                                                   joinedload(User.classes)])
     return user if user is not None and user.active else None
 
 

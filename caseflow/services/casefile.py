@@ -84,11 +84,10 @@ def task_viewed(row: TaskRow, actor: Actor) -> None:
 
 def summary(case: Case) -> Summary:
     """Return the case with its student, class, college, counselor and findings."""
-    student = db.session.get(Student, case.student_id)
-    assert student is not None
-    klass = db.session.get(Klass, student.class_id)
-    college = db.session.get(College, case.college_id)
-    assert klass is not None and college is not None
+    student, klass, college = db.session.execute(
+        select(Student, Klass, College).join(Klass, Klass.id == Student.class_id)
+        .join(College, College.id == case.college_id)
+        .where(Student.id == case.student_id)).one()
     counselor = db.session.get(User, case.counselor_id) if case.counselor_id else None
     findings = db.session.scalars(select(Finding).where(Finding.case_id == case.id)
                                   .order_by(Finding.id)).all()
