@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -312,6 +313,24 @@ def test_a_college_officer_sees_only_their_college(world, client):
     assert client.get(f"/screening/{rnd.id}").status_code == 404
     assert client.get("/screening").status_code == 404
     assert client.get("/screening/99999").status_code == 404
+
+
+def test_a_round_without_the_officers_college_is_404_and_the_refusal_audited(world, client):
+    user = world.affairs
+    rnd = screening.start_round(user, audit.Actor(user.id, user.username, "student_affairs"),
+                                college_code="C01")
+    switch(client, "officer1")
+    answer, html = page(client, f"/screening/{rnd.id}")
+    assert answer.status_code == 200 and "软件2401班" in html
+    switch(client, "officer2")
+    answer, html = page(client, f"/screening/{rnd.id}")
+    assert answer.status_code == 404
+    assert rnd.number not in html and "软件2401班" not in html
+    refused = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event_type == "access_denied", AuditEvent.actor_id == world.officer2.id)
+    ).all()
+    assert [json.loads(e.detail) for e in refused] == [
+        {"object": "screening_round", "id": rnd.id}]
 
 
 def test_the_review_task_shows_the_colleges_progress(world, client):
