@@ -143,6 +143,25 @@ def test_a_bad_start_is_refused_with_a_message_and_others_cannot_start(world, cl
     assert db.session.scalar(select(func.count(ScreeningRound.id))) == 0
 
 
+def test_the_rounds_list_comes_before_the_start_form(world, client):
+    rnd = start(world)
+    switch(client, "affairs")
+    _, html = page(client, "/screening")
+    listed, form = html.index(f">{rnd.number}</a>"), html.index('action="/screening/start"')
+    assert html.index("摸排轮次（最新在前）") < listed < form
+    answer = client.post("/screening/start", data={
+        "csrf_token": csrf_token(html), "cohort": "all", "college": "C01", "due_days": "120"})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    # the message sits above the list and next to its field; the form keeps what was typed
+    summary, listed = html.index('id="error-summary"'), html.index(f">{rnd.number}</a>")
+    assert summary < listed < html.index('action="/screening/start"')
+    assert '<p class="msg" id="start-due_days-msg">请填写 1 到 90 之间的天数。</p>' in html
+    assert 'value="120" aria-describedby="start-due-help start-due_days-msg" ' \
+           'aria-invalid="true"' in html
+    assert '<option value="C01" selected>' in html
+
+
 def test_the_counselor_downloads_the_template_and_another_counselor_gets_404(world, client):
     start(world)
     sc = class_of(world, world.class1)
