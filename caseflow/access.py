@@ -10,6 +10,7 @@ together, so a route cannot forget the check.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
@@ -323,6 +324,12 @@ def may_see_round(user: User, college_id: int | None = None) -> bool:
         return True
     return ("college_officer" in held and college_id is not None
             and user.college_id == college_id)
+
+
+def may_open_round(user: User, college_ids: Collection[int]) -> bool:
+    """Say whether `user` may open a round whose classes are in `college_ids`: a reader of
+    rounds any round, a college officer only a round holding classes of their college."""
+    return may_see_round(user) or any(may_see_round(user, c) for c in college_ids)
 
 
 def may_screen_class(user: User, class_id: int, college_id: int) -> bool:

@@ -60,7 +60,8 @@ ROUTES: dict[str, str] = {
     "warnings.pick": SIGNED_IN,
     "warnings.assign": SIGNED_IN,
     # screening rounds (issue 7): the views check the viewer (may_see_round, the lead
-    # office) and the class (may_screen_class) through the screening services
+    # office), the round (may_open_round) and the class (may_screen_class) through the
+    # screening services
     "screening.rounds": SIGNED_IN,
     "screening.start": SIGNED_IN,
     "screening.round_page": SIGNED_IN,

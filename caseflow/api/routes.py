@@ -8,9 +8,17 @@ from typing import Any
 from caseflow import access, masking
 from caseflow.api import schemas as s
 from caseflow.api.forms import form_fields
-from caseflow.api.support import KEY_PARAMETER, actor, api_key, bp, documented, idempotent
+from caseflow.api.support import (
+    KEY_PARAMETER,
+    actor,
+    answering,
+    api_key,
+    bp,
+    documented,
+    idempotent,
+)
 from caseflow.api.support import principal as me
-from caseflow.models import PoliceWarning, TaskRow
+from caseflow.models import Case, PoliceWarning, TaskRow
 from caseflow.services import Forbidden, casefile, caselist, idempotency, inbox, tasks, warnings
 from caseflow.services import cases as case_service
 from caseflow.views import present
@@ -33,7 +41,12 @@ def _meta(page: int, per_page: int, total: int) -> dict[str, int]:
 def create_warning(data: dict[str, Any]) -> PoliceWarning:
     """Enter a police warning; an exact match starts the dissuasion at once."""
     raw = s.WarningIn().dump(data)
-    return warnings.add_warning(raw, me(), actor(), source="api")
+    return warnings.add_warning(raw, me(), actor(), source="api",
+                                before_commit=answering(_entered, s.WarningOut))
+
+
+def _entered(warning: PoliceWarning) -> tuple[PoliceWarning, int]:
+    return warning, 201
 
 
 # -- registration --------------------------------------------------------------------------
@@ -58,7 +71,13 @@ def register(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     raw = s.RegistrationIn().dump(data)
     for name in ("student_id", "student_no"):
         raw.pop(name, None)
-    case, opened = case_service.register(student_id, raw, user, actor(), source="api")
+    return _registered(case_service.register(
+        student_id, raw, user, actor(), source="api",
+        before_commit=answering(_registered, s.RegistrationOut)))
+
+
+def _registered(result: tuple[Case, bool]) -> tuple[dict[str, Any], int]:
+    case, opened = result
     return {"opened": opened, "case": case}, 201 if opened else 200
 
 
@@ -108,8 +127,13 @@ def complete(body: dict[str, Any], task_id: int) -> dict[str, Any]:
     user, key = me(), api_key()
     access.get_task(task_id, user, access.WORK, actor=actor())
     token = idempotency.submission_token(user.id, key) if key else None
-    row = tasks.complete_task(task_id, body["data"], user, actor(), token=token)
-    return {"task": _task(row)}
+    row = tasks.complete_task(task_id, body["data"], user, actor(), token=token,
+                              before_commit=answering(_completed, s.CompleteOut))
+    return _completed(row)[0]
+
+
+def _completed(row: TaskRow) -> tuple[dict[str, Any], int]:
+    return {"task": _task(row)}, 200
 
 
 # -- cases ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
+from marshmallow import Schema
 
 from caseflow.api import errors
 from caseflow.audit import Actor
@@ -26,7 +27,9 @@ KEY_PARAMETER = {
     "in": "header", "name": KEY_HEADER, "required": False,
     "description": "Any unique text (≤ 100 characters). A retry with the same key returns "
                    "the first answer (header Idempotent-Replayed: true); the same key with "
-                   "another body answers 422 idempotency_key_reused. Keys are kept 24 hours.",
+                   "another body answers 422 idempotency_key_reused; while the first request "
+                   "runs, 409 idempotency_key_in_use (a key whose request died is taken "
+                   "over by a retry after 2 minutes). Keys are kept 24 hours.",
     "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.KEY_MAX,
                "pattern": "^[\\x21-\\x7e]+$"},
 }
@@ -121,31 +124,52 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """Answer a retry with the same Idempotency-Key with the first answer (kept 24 hours).
 
     Only successful answers are kept: a refused request changed nothing, so its key is
-    given back and may be retried.
+    given back and may be retried. The view passes `answering(...)` to its service, which
+    stores the answer in the transaction of the work; `keep` stores it afterwards for a
+    service that did not (e.g. a task form's repeat answered from its submission token).
     """
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = g.api_key = _key()
         if key is None:
             return view(*args, **kwargs)
-        user_id = principal().id
         digest = idempotency.request_digest(f"{request.method} {request.path}", _body())
-        first = idempotency.claim(user_id, key, request.endpoint or "", digest)
-        if first is not None:
-            return Response(first.body, first.status, mimetype="application/json",
+        claimed = idempotency.claim(principal().id, key, request.endpoint or "", digest)
+        if isinstance(claimed, idempotency.Answer):
+            return Response(claimed.body, claimed.status, mimetype="application/json",
                             headers={REPLAYED_HEADER: "true"})
+        g.api_claim = claimed
         try:
             response = _as_response(view(*args, **kwargs))
         except BaseException:
-            idempotency.release(user_id, key)
+            idempotency.release(claimed)
             raise
         if 200 <= response.status_code < 300:
-            idempotency.keep(user_id, key, idempotency.Answer(response.status_code,
-                                                              response.get_data(as_text=True)))
+            idempotency.keep(claimed, idempotency.Answer(response.status_code,
+                                                         response.get_data(as_text=True)))
         else:
-            idempotency.release(user_id, key)
+            idempotency.release(claimed)
         return response
     return wrapper
+
+
+def answering(shape: Callable[[Any], tuple[Any, int]], schema: type[Schema]
+              ) -> Callable[[Any], None] | None:
+    """Return the hook a service calls just before its commit to store this request's answer
+    with its work (None without an Idempotency-Key).
+
+    `shape` turns the service's result into what the view returns (value, status), `schema`
+    is the view's response schema: the stored answer is the one the view gives.
+    """
+    claimed: idempotency.Claim | None = g.get("api_claim")
+    if claimed is None:
+        return None
+
+    def store(result: Any) -> None:
+        value, status = shape(result)
+        body = current_app.json.dumps(schema().dump(value))
+        idempotency.answer(claimed, idempotency.Answer(status, body))
+    return store
 
 
 def _as_response(value: Any) -> Response:

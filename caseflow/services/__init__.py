@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -46,3 +49,19 @@ class Forbidden(ServiceError):
 
     status = 403
     code = "forbidden"
+
+
+def commit_work(result: T, before_commit: Callable[[T], None] | None = None) -> T:
+    """Commit the unit of work and return its result.
+
+    `before_commit(result)`, given by the caller, adds to the same transaction first: the
+    API stores its answer to a request with an Idempotency-Key there, so the answer exists
+    exactly when the work does (caseflow.services.idempotency).
+    """
+    from caseflow.db import db
+
+    if before_commit is not None:
+        db.session.flush()  # ids, numbers and defaults, as the caller will see them
+        before_commit(result)
+    db.session.commit()
+    return result

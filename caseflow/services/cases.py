@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ from caseflow import access, audit, clock, timefmt
 from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.models import Case, Finding, Student, TaskRow, User
-from caseflow.services import Forbidden, NotFound, ValidationFailed, runner
+from caseflow.services import Forbidden, NotFound, ValidationFailed, commit_work, runner
 
 CASE_PROCESS = "fraud_case"
 OPEN_STATES = ("open",)
@@ -70,10 +71,13 @@ def start_data(student: Student, facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(student_id: int, data: dict[str, Any], user: User, actor: Actor,
-             source: str | None = None) -> tuple[Case, bool]:
+             source: str | None = None,
+             before_commit: Callable[[tuple[Case, bool]], None] | None = None
+             ) -> tuple[Case, bool]:
     """Register a finding: open a case, or attach it to the student's open case.
 
-    Returns the case and whether it was newly opened.
+    Returns the case and whether it was newly opened; `before_commit` gets them first, to
+    add to the transaction (see `commit_work`).
     """
     if not access.may_register(user):
         raise Forbidden("your role may not register cases")
@@ -83,13 +87,21 @@ def register(student_id: int, data: dict[str, Any], user: User, actor: Actor,
     facts = validate_registration({**data, "student_id": student_id})
     existing = open_case_of(student.id)
     if existing is not None:
-        attach_finding(existing, facts, user, actor)
+        attach_finding(existing, facts, user, actor, _paired(before_commit, False))
         return existing, False
-    return _open(student, facts, user, actor, source), True
+    return _open(student, facts, user, actor, source, _paired(before_commit, True)), True
+
+
+def _paired(hook: Callable[[tuple[Case, bool]], None] | None, opened: bool
+            ) -> Callable[[Case], None] | None:
+    """Give `register`'s hook whether the case was opened, for a step that knows the case."""
+    if hook is None:
+        return None
+    return lambda case: hook((case, opened))
 
 
 def _open(student: Student, facts: dict[str, Any], user: User, actor: Actor,
-          source: str | None) -> Case:
+          source: str | None, before_commit: Callable[[Case], None] | None = None) -> Case:
     now = clock.now()
     case = Case(
         number="", process_id=CASE_PROCESS, student_id=student.id,
@@ -107,11 +119,11 @@ def _open(student: Student, facts: dict[str, Any], user: User, actor: Actor,
                  detail={"number": case.number, "student_id": student.id, "facts": facts})
     outcome = runner.start_instance(CASE_PROCESS, start_data(student, facts), actor, case=case)
     mirror(case, outcome, actor)
-    db.session.commit()
-    return case
+    return commit_work(case, before_commit)
 
 
-def attach_finding(case: Case, facts: dict[str, Any], user: User, actor: Actor) -> None:
+def attach_finding(case: Case, facts: dict[str, Any], user: User, actor: Actor,
+                   before_commit: Callable[[Case], None] | None = None) -> None:
     """Attach a new finding to an open case and re-run triage through the process."""
     db.session.add(Finding(case_id=case.id, data=audit.canonical(facts), created_at=clock.now(),
                            created_by=user.id))
@@ -120,7 +132,7 @@ def attach_finding(case: Case, facts: dict[str, Any], user: User, actor: Actor) 
     outcome = runner.act(instance, lambda run: run.send_message("new_finding", facts),
                          actor, case=case)
     mirror(case, outcome, actor)
-    db.session.commit()
+    commit_work(case, before_commit)
 
 
 def case_instance(case: Case) -> Any:

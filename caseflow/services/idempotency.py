@@ -6,8 +6,15 @@ transaction as the completion; a second submission with the same token gets that
 back instead of an error. Tokens are kept for a day, then purged by the worker.
 
 API clients send an `Idempotency-Key` header instead: the first request claims the key
-(`claim`), its answer is stored (`keep`), and a retry gets that answer back; a key used
-again for another request is refused. Keys are kept for a day too.
+(`claim`, committed at once so a concurrent retry sees it), and a retry gets the first answer
+back; a key used again for another request is refused. Keys are kept for a day too.
+
+The answer is written in the same transaction as the work (`answer`, which the service calls
+just before its commit), so a claim without an answer means the work did not commit: a
+request that died after claiming (a killed worker) left nothing behind. Such a claim is
+held for a lease (`LEASE`), then a retry takes it over and does the work. A request that
+outlives its lease cannot commit after a takeover: its answer is written only while the
+claim is still its own (same `created_at`), else its work is rolled back.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from caseflow import clock
@@ -84,6 +92,10 @@ def purge(now: datetime | None = None, force: bool = False) -> int:
 # -- API idempotency keys ----------------------------------------------------------------
 
 KEY_MAX = 100
+# How long a claim without an answer is held for its request before a retry may take it
+# over: well beyond `caseflow serve --timeout` (30 s by default), after which gunicorn kills
+# a stuck worker; a request that still runs after a takeover is refused at its commit.
+LEASE = timedelta(minutes=2)
 
 
 class KeyReused(ServiceError):
@@ -107,6 +119,15 @@ class Answer:
     body: str
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A key held by the running request; `at` tells this claim from a later takeover."""
+
+    user_id: int
+    key: str
+    at: datetime
+
+
 def request_digest(endpoint: str, body: bytes) -> str:
     """Return the fingerprint of a request: its endpoint and body."""
     return hashlib.sha256(endpoint.encode() + b"\0" + body).hexdigest()
@@ -122,11 +143,19 @@ def _row(user_id: int, key: str) -> ApiIdempotency | None:
                                                           ApiIdempotency.key == key))
 
 
-def claim(user_id: int, key: str, endpoint: str, digest: str) -> Answer | None:
+def _mine(claim: Claim) -> Any:
+    """Select the claim's row while it is still this request's and still unanswered."""
+    t = ApiIdempotency.__table__
+    return ((t.c.user_id == claim.user_id) & (t.c.key == claim.key)
+            & (t.c.created_at == claim.at) & t.c.status.is_(None))
+
+
+def claim(user_id: int, key: str, endpoint: str, digest: str) -> Claim | Answer:
     """Claim `key` for this request (committed); return the first answer of a retry.
 
+    A claim left without an answer for longer than LEASE (its request died) is taken over.
     Raises KeyReused for a key first used for another request, KeyInUse while the first
-    request with it is still running.
+    request with it may still be running.
     """
     now = clock.now()
     row = _row(user_id, key)
@@ -137,9 +166,11 @@ def claim(user_id: int, key: str, endpoint: str, digest: str) -> Answer | None:
     if row is not None:
         if (row.endpoint, row.request_hash) != (endpoint, digest):
             raise KeyReused("this Idempotency-Key was used for a different request")
-        if row.status is None or row.body is None:
+        if row.status is not None and row.body is not None:
+            return Answer(row.status, row.body)
+        if row.created_at > now - LEASE:
             raise KeyInUse("a request with this Idempotency-Key is still running")
-        return Answer(row.status, row.body)
+        return _take_over(Claim(user_id, key, row.created_at), now)
     db.session.add(ApiIdempotency(user_id=user_id, key=key, endpoint=endpoint,
                                   request_hash=digest, created_at=now))
     try:
@@ -147,21 +178,50 @@ def claim(user_id: int, key: str, endpoint: str, digest: str) -> Answer | None:
     except IntegrityError:
         db.session.rollback()
         raise KeyInUse("a request with this Idempotency-Key is still running") from None
-    return None
+    return Claim(user_id, key, now)
 
 
-def keep(user_id: int, key: str, answer: Answer) -> None:
-    """Store the first answer for a claimed key (committed)."""
-    row = _row(user_id, key)
-    if row is not None:
-        row.status, row.body = answer.status, answer.body
+def _take_over(stale: Claim, now: datetime) -> Claim | Answer:
+    """Take over a claim whose request died; of two retries doing so at once, one wins."""
+    t = ApiIdempotency.__table__
+    taken = db.session.connection().execute(update(t).where(_mine(stale)).values(created_at=now))
+    if taken.rowcount == 1:
         db.session.commit()
+        return Claim(stale.user_id, stale.key, now)
+    db.session.rollback()
+    row = _row(stale.user_id, stale.key)
+    if row is not None and row.status is not None and row.body is not None:
+        return Answer(row.status, row.body)  # the first request finished after all
+    raise KeyInUse("a request with this Idempotency-Key is still running")
 
 
-def release(user_id: int, key: str) -> None:
+def answer(claim: Claim, first: Answer) -> None:
+    """Write the answer to a claimed key in the current transaction; the caller commits it
+    with its work.
+
+    Raises KeyInUse (after rolling the work back) when a retry took the key over meanwhile:
+    this request outlived its lease, and the retry does the work instead.
+    """
+    t = ApiIdempotency.__table__
+    stored = db.session.connection().execute(
+        update(t).where(_mine(claim)).values(status=first.status, body=first.body))
+    if stored.rowcount != 1:
+        db.session.rollback()
+        raise KeyInUse("a retry with this Idempotency-Key took over from this request, "
+                       "which ran too long; nothing was changed by it")
+
+
+def keep(claim: Claim, first: Answer) -> None:
+    """Store the answer of a request whose service did not store it with its work
+    (committed); nothing happens when it is stored already or the key was taken over."""
+    t = ApiIdempotency.__table__
+    db.session.connection().execute(
+        update(t).where(_mine(claim)).values(status=first.status, body=first.body))
+    db.session.commit()
+
+
+def release(claim: Claim) -> None:
     """Give a claimed key back (the request failed and changed nothing), committed."""
     db.session.rollback()
-    row = _row(user_id, key)
-    if row is not None and row.status is None:
-        db.session.delete(row)
-        db.session.commit()
+    db.session.connection().execute(delete(ApiIdempotency.__table__).where(_mine(claim)))
+    db.session.commit()

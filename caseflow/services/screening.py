@@ -43,6 +43,7 @@ from caseflow.services import (
     NotFound,
     ValidationFailed,
     cases,
+    commit_work,
     confidential,
     runner,
     sheets,
@@ -376,7 +377,8 @@ def coverage(round_id: int | None = None, user: User | None = None) -> dict[str,
 
 # -- the college officer's review ----------------------------------------------------------
 
-def review_round(task_id: int, data: dict[str, Any], user: User, actor: Actor) -> TaskRow:
+def review_round(task_id: int, data: dict[str, Any], user: User, actor: Actor,
+                 before_commit: Callable[[TaskRow], None] | None = None) -> TaskRow:
     """Complete a college's round review and note who reviewed it when."""
     row = task_service.get_task(task_id, user)
     part = db.session.scalar(select(ScreeningCollege).where(
@@ -386,8 +388,7 @@ def review_round(task_id: int, data: dict[str, Any], user: User, actor: Actor) -
     scope = instance_scope(db.session.get(WorkflowInstance, row.instance_id))
     finish_task(row, data, user, actor, scope)
     part.reviewed_at, part.reviewed_by = clock.now(), user.id
-    db.session.commit()
-    return row
+    return commit_work(row, before_commit)
 
 
 def max_upload() -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -48,6 +48,7 @@ from caseflow.services import (
     NotFound,
     ServiceError,
     cases,
+    commit_work,
     runner,
     screening,
     sheets,
@@ -152,7 +153,8 @@ def import_sheet(class_code: str, data: bytes, user: User, actor: Actor,
 
 
 def submit_rows(screening_class_id: int, rows: list[dict[str, Any]], user: User,
-                actor: Actor) -> ImportResult:
+                actor: Actor, before_commit: Callable[[ImportResult], None] | None = None
+                ) -> ImportResult:
     """Take in the rows typed into the class screening form (numbered from 1)."""
     sc = db.session.get(ScreeningClass, screening_class_id)
     if sc is None:
@@ -160,10 +162,12 @@ def submit_rows(screening_class_id: int, rows: list[dict[str, Any]], user: User,
     _check_user(user, sc)
     lines = [(0, list(cs.COLUMNS))] + [(n, [r.get(k) for k in KEYS])
                                         for n, r in enumerate(rows, 1)]
-    return _take_one(sc, roster(sc), lines, "form", user, actor, screening.vocab())
+    return _take_one(sc, roster(sc), lines, "form", user, actor, screening.vocab(),
+                     before_commit)
 
 
-def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) -> TaskRow:
+def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor,
+                  before_commit: Callable[[TaskRow], None] | None = None) -> TaskRow:
     """Complete a `screen_class` task from form data (COMPLETED_BY): its rows, checked."""
     from caseflow.services import tasks as task_service
 
@@ -172,17 +176,19 @@ def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) 
     if sc is None:
         raise NotFound(f"no class screening for task {task_id}")
     rows = data.get("rows")
-    submit_rows(sc.id, list(rows) if isinstance(rows, list) else [], user, actor)
+    hook = (lambda _taken: before_commit(row)) if before_commit is not None else None
+    submit_rows(sc.id, list(rows) if isinstance(rows, list) else [], user, actor, hook)
     db.session.refresh(row)
     return row
 
 
 def _take_one(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, kind: str,
-              user: User, actor: Actor, words: sheets.Vocab) -> ImportResult:
+              user: User, actor: Actor, words: sheets.Vocab,
+              before_commit: Callable[[ImportResult], None] | None = None) -> ImportResult:
     try:
         result = _take(sc, people, lines, kind, user, actor, words)
         if not result.already:
-            db.session.commit()
+            commit_work(result, before_commit)
     except (IntegrityError, StaleDataError, EngineError) as exc:
         db.session.rollback()
         raise Conflict("this class's screening was submitted at the same time by someone "

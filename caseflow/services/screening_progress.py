@@ -100,12 +100,22 @@ def _open_late(now: Any) -> Any:
 
 
 def round_for(round_id: int, user: User) -> ScreeningRound:
-    """Load a round `user` may see, or raise NotFound / Forbidden."""
+    """Load a round `user` may see, or raise NotFound / Forbidden.
+
+    A round outside the user's scope (a college officer's college has no class in it) is
+    NotFound, like a round that does not exist.
+    """
     _scope(user)
     rnd = db.session.get(ScreeningRound, round_id)
-    if rnd is None:
+    if rnd is None or not access.may_open_round(user, round_colleges(rnd.id)):
         raise NotFound(f"no screening round {round_id}")
     return rnd
+
+
+def round_colleges(round_id: int) -> set[int]:
+    """Return the colleges with classes in a round."""
+    return set(db.session.scalars(select(ScreeningClass.college_id).distinct()
+                                  .where(ScreeningClass.round_id == round_id)))
 
 
 def colleges() -> list[College]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +23,7 @@ from caseflow.services import (
     NotFound,
     ValidationFailed,
     cases,
+    commit_work,
     confidential,
     idempotency,
     inbox,
@@ -78,12 +80,15 @@ class Submission:
 
 
 def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor,
-                  token: str | None = None) -> TaskRow:
+                  token: str | None = None,
+                  before_commit: Callable[[TaskRow], None] | None = None) -> TaskRow:
     """Complete a task once: validate, run the engine, write rows and audit, commit.
 
-    With a submission `token`, a repeated submission returns the task as first completed.
+    With a submission `token`, a repeated submission returns the task as first completed
+    (nothing is committed then, so `before_commit`, see `commit_work`, is not called).
     """
-    return _submit(task_id, data, user, actor, token, want_next=False).task
+    return _submit(task_id, data, user, actor, token, want_next=False,
+                   before_commit=before_commit).task
 
 
 def submit(task_id: int, data: dict[str, Any], user: User, actor: Actor,
@@ -103,15 +108,18 @@ def _handler(task_id: int, user: User) -> Any:
 
 
 def _submit(task_id: int, data: dict[str, Any], user: User, actor: Actor, token: str | None,
-            want_next: bool) -> Submission:
+            want_next: bool, before_commit: Callable[[TaskRow], None] | None = None
+            ) -> Submission:
     handler = _handler(task_id, user)
     if handler is not None:  # a step whose completion has effects outside the workflow
-        return Submission(handler(task_id, data, user, actor), None)
+        return Submission(handler(task_id, data, user, actor, before_commit=before_commit),
+                          None)
     token = idempotency.usable(token)
     if token and (replay := _replay(task_id, token, user)):
         return replay
     try:
-        return _complete_retrying(task_id, data, user, actor, token, want_next)
+        return _complete_retrying(task_id, data, user, actor, token, want_next,
+                                  before_commit)
     except Conflict:
         # a double click: the first submission won the race and stored the token
         if token and (replay := _replay(task_id, token, user)):
@@ -129,13 +137,15 @@ def _replay(task_id: int, token: str, user: User) -> Submission | None:
 
 
 def _complete_retrying(task_id: int, data: dict[str, Any], user: User, actor: Actor,
-                       token: str | None, want_next: bool) -> Submission:
+                       token: str | None, want_next: bool,
+                       before_commit: Callable[[TaskRow], None] | None) -> Submission:
     # Losing the version race to a timer or to another step of the same case is no reason
     # to refuse: re-run the whole unit (access, state, validation) on the new state. If the
     # task itself was completed meanwhile, the re-run says so ("already completed by X").
     for _attempt in range(ATTEMPTS):
         try:
-            return _complete_once(task_id, data, user, actor, token, want_next)
+            return _complete_once(task_id, data, user, actor, token, want_next,
+                                  before_commit)
         except StaleDataError:
             db.session.rollback()
             row = db.session.get(TaskRow, task_id)
@@ -145,7 +155,8 @@ def _complete_retrying(task_id: int, data: dict[str, Any], user: User, actor: Ac
 
 
 def _complete_once(task_id: int, data: dict[str, Any], user: User, actor: Actor,
-                   token: str | None, want_next: bool) -> Submission:
+                   token: str | None, want_next: bool,
+                   before_commit: Callable[[TaskRow], None] | None) -> Submission:
     row = get_task(task_id, user)
     if row.state != "ready":
         raise already_done(row)
@@ -171,7 +182,7 @@ def _complete_once(task_id: int, data: dict[str, Any], user: User, actor: Actor,
         nxt = inbox.next_task(user, row.case_id) if want_next else None
         if token:
             idempotency.remember(token, user.id, row.id, nxt)
-        db.session.commit()
+        commit_work(row, before_commit)
     except EngineError as exc:
         db.session.rollback()
         db.session.refresh(row)

@@ -10,6 +10,7 @@ finding to the open one) through `cases.register`, never a BPMN script.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +39,7 @@ from caseflow.services import (
     NotFound,
     ValidationFailed,
     cases,
+    commit_work,
     confidential,
     runner,
 )
@@ -76,10 +78,12 @@ def _time(text: str | None) -> datetime | None:
 
 
 def add_warning(data: dict[str, Any], user: User | None, actor: Actor,
-                source: str = "screen") -> PoliceWarning:
+                source: str = "screen",
+                before_commit: Callable[[PoliceWarning], None] | None = None) -> PoliceWarning:
     """Enter a warning and match it; start the dissuasion at once on an exact match.
 
-    `user` None means a system (the CLI, later the police system's API token).
+    `user` None means a system (the CLI, later the police system's API token);
+    `before_commit` adds to the transaction (see `commit_work`).
     """
     if user is not None and not access.may_enter_warning(user):
         raise Forbidden("only the security office or the lead office may enter warnings")
@@ -104,8 +108,7 @@ def add_warning(data: dict[str, Any], user: User | None, actor: Actor,
         "warning": warning.number, "source": source,
         "data": confidential.audit_detail(_schema(), clean, {})})
     _match(warning, user, actor)
-    db.session.commit()
-    return warning
+    return commit_work(warning, before_commit)
 
 
 def _match(warning: PoliceWarning, user: User | None, actor: Actor) -> None:
@@ -229,7 +232,8 @@ def instance_scope(instance: WorkflowInstance) -> Scope | None:
 
 # -- the outcome ---------------------------------------------------------------------------
 
-def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) -> TaskRow:
+def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor,
+                  before_commit: Callable[[TaskRow], None] | None = None) -> TaskRow:
     """Complete a dissuasion step: reach (and open the case it needs) or police feedback."""
     row = task_service.get_task(task_id, user)
     warning = db.session.scalar(select(PoliceWarning).where(
@@ -244,8 +248,7 @@ def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor) 
     elif row.task_spec == wd.FEEDBACK_TASK:
         warning.fed_back_at = _time(clean.get("fed_back_at"))
         warning.state, warning.closed_at = "closed", clock.now()
-    db.session.commit()
-    return row
+    return commit_work(row, before_commit)
 
 
 def _reached(warning: PoliceWarning, row: TaskRow, clean: dict[str, Any], user: User,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -140,6 +141,25 @@ def test_a_bad_start_is_refused_with_a_message_and_others_cannot_start(world, cl
     answer = client.post("/screening/start", data={"csrf_token": csrf_token(html)})
     assert answer.status_code == 404
     assert db.session.scalar(select(func.count(ScreeningRound.id))) == 0
+
+
+def test_the_rounds_list_comes_before_the_start_form(world, client):
+    rnd = start(world)
+    switch(client, "affairs")
+    _, html = page(client, "/screening")
+    listed, form = html.index(f">{rnd.number}</a>"), html.index('action="/screening/start"')
+    assert html.index("摸排轮次（最新在前）") < listed < form
+    answer = client.post("/screening/start", data={
+        "csrf_token": csrf_token(html), "cohort": "all", "college": "C01", "due_days": "120"})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    # the message sits above the list and next to its field; the form keeps what was typed
+    summary, listed = html.index('id="error-summary"'), html.index(f">{rnd.number}</a>")
+    assert summary < listed < html.index('action="/screening/start"')
+    assert '<p class="msg" id="start-due_days-msg">请填写 1 到 90 之间的天数。</p>' in html
+    assert 'value="120" aria-describedby="start-due-help start-due_days-msg" ' \
+           'aria-invalid="true"' in html
+    assert '<option value="C01" selected>' in html
 
 
 def test_the_counselor_downloads_the_template_and_another_counselor_gets_404(world, client):
@@ -312,6 +332,24 @@ def test_a_college_officer_sees_only_their_college(world, client):
     assert client.get(f"/screening/{rnd.id}").status_code == 404
     assert client.get("/screening").status_code == 404
     assert client.get("/screening/99999").status_code == 404
+
+
+def test_a_round_without_the_officers_college_is_404_and_the_refusal_audited(world, client):
+    user = world.affairs
+    rnd = screening.start_round(user, audit.Actor(user.id, user.username, "student_affairs"),
+                                college_code="C01")
+    switch(client, "officer1")
+    answer, html = page(client, f"/screening/{rnd.id}")
+    assert answer.status_code == 200 and "软件2401班" in html
+    switch(client, "officer2")
+    answer, html = page(client, f"/screening/{rnd.id}")
+    assert answer.status_code == 404
+    assert rnd.number not in html and "软件2401班" not in html
+    refused = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event_type == "access_denied", AuditEvent.actor_id == world.officer2.id)
+    ).all()
+    assert [json.loads(e.detail) for e in refused] == [
+        {"object": "screening_round", "id": rnd.id}]
 
 
 def test_the_review_task_shows_the_colleges_progress(world, client):
