@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from lxml import etree
-from sqlalchemy import select
 
-from caseflow.db import db
-from caseflow.models import ProcessVersion
+from caseflow.services import NotFound
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -85,15 +82,14 @@ _CACHE: dict[str, BpmnInfo] = {}
 
 def for_version(version_id: int) -> BpmnInfo:
     """Return the BPMN information of a deployed process version (parsed once per source)."""
-    found = db.session.execute(select(ProcessVersion.process_id, ProcessVersion.source_hash)
-                               .where(ProcessVersion.id == version_id)).first()
-    if found is None:
+    from caseflow.services import runner
+
+    try:
+        process_id, digest, files = runner.version_files(version_id)
+    except NotFound:
         return BpmnInfo(None)
-    process_id, digest = found
     key = f"{process_id}:{digest}"
     if key not in _CACHE:
-        files = json.loads(db.session.scalar(
-            select(ProcessVersion.sources).where(ProcessVersion.id == version_id)) or "{}")
         _CACHE[key] = parse_info(_pick_source(process_id, files))
     return _CACHE[key]
 

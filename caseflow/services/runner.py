@@ -59,7 +59,8 @@ class Outcome:
     data_objects: dict[str, Any] = field(default_factory=dict)
 
 
-def _version_files(version_id: int) -> tuple[str, str, dict[str, str]]:
+def version_files(version_id: int) -> tuple[str, str, dict[str, str]]:
+    """Return a deployed version's process id, source hash and files (cached: they never change)."""
     return _cached_version_files(db.engine.url.render_as_string(), version_id)
 
 
@@ -74,7 +75,7 @@ def _cached_version_files(database: str, version_id: int) -> tuple[str, str, dic
 
 def parsed(version_id: int) -> ParsedProcess:
     """Return the parsed spec of a deployed process version (cached)."""
-    process_id, digest, files = _version_files(version_id)
+    process_id, digest, files = version_files(version_id)
     return load_process(process_id, files, digest)
 
 
