@@ -91,3 +91,13 @@ def test_the_inbox_and_worker_indexes_exist(empty_db):
     assert {"ix_task_assignee_open", "ix_task_role_open", "ix_task_role_class_open",
             "ix_task_state_due"} <= task
     assert "ix_timer_state_due" in timer
+
+
+def test_workflow_state_is_compressed_with_lz4(empty_db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no per-column compression")
+    with db.engine.connect() as conn:
+        method = conn.execute(text(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = "
+            "'workflow_instance'::regclass AND attname = 'state'")).scalar()
+    assert method == "l"  # lz4 (Debian's PostgreSQL 15 is built with it)
