@@ -1,4 +1,4 @@
-"""One-time submission tokens: what a task form's first submission did, kept for a day."""
+"""One-time submission tokens: what a form's first submission did, kept for a day."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ from caseflow.models.base import UTCDateTime, utcnow
 
 
 class SubmissionToken(db.Model):
-    """A form's one-time token and the outcome of the submission that used it first."""
+    """A form's one-time token and the outcome of the submission that used it first.
+
+    `form` names the form: "task" (then `task_id` and `next_task_id` say what happened), or
+    a form that makes something ("warning", "registration"; then `result_id` is its id).
+    """
 
     __tablename__ = "submission_token"
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"))
+    form: Mapped[str] = mapped_column(String(20), server_default="task")
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
     next_task_id: Mapped[int | None] = mapped_column(Integer)  # where the first answer went
+    result_id: Mapped[int | None] = mapped_column(Integer)  # what the first submission made
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,14 @@ from caseflow import access, audit, clock, timefmt
 from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.models import Case, Finding, Student, TaskRow, User
-from caseflow.services import Forbidden, NotFound, ValidationFailed, commit_work, runner
+from caseflow.services import (
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    commit_work,
+    idempotency,
+    runner,
+)
 
 CASE_PROCESS = "fraud_case"
 OPEN_STATES = ("open",)
@@ -90,6 +98,36 @@ def register(student_id: int, data: dict[str, Any], user: User, actor: Actor,
         attach_finding(existing, facts, user, actor, _paired(before_commit, False))
         return existing, False
     return _open(student, facts, user, actor, source, _paired(before_commit, True)), True
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What a registration form's submission gave: the case (`opened` if it is new), and
+    whether the submission was a repeat."""
+
+    case: Case
+    opened: bool
+    repeated: bool = False
+
+
+def register_form(student_id: int, data: dict[str, Any], user: User, actor: Actor,
+                  token: str | None) -> Registered:
+    """Register a finding from the registration form, once per form token (see `register`).
+
+    A repeated submission (a double click, a retried POST) registers nothing and returns
+    the case the first one opened or added to; a token of another form, or of this form
+    for another student, raises idempotency.TokenUsed.
+    """
+    done, first = idempotency.once(
+        "registration", token, user.id,
+        lambda keep: register(student_id, data, user, actor, before_commit=keep),
+        lambda result: result[0].id)
+    if done is not None:
+        return Registered(*done)
+    case = db.session.get(Case, first)
+    if case is None or case.student_id != student_id:
+        raise idempotency.TokenUsed(idempotency.USED)
+    return Registered(case, opened=False, repeated=True)
 
 
 def _paired(hook: Callable[[tuple[Case, bool]], None] | None, opened: bool

@@ -3,7 +3,9 @@
 Each task form carries a fresh random token. The submission that completes the task stores
 the token with its outcome (the task and where the answer sent the user) in the same
 transaction as the completion; a second submission with the same token gets that outcome
-back instead of an error. Tokens are kept for a day, then purged by the worker.
+back instead of an error. Forms that make something (a police warning, a registration) do
+the same through `once`: the token is stored with the id of what was made. Tokens are kept
+for a day, then purged by the worker.
 
 API clients send an `Idempotency-Key` header instead: the first request claims the key
 (`claim`, committed at once so a concurrent retry sees it), and a retry gets the first answer
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +36,7 @@ from caseflow.db import db
 from caseflow.models import ApiIdempotency, SubmissionToken
 from caseflow.services import Conflict, ServiceError
 
+T = TypeVar("T")
 KEEP = timedelta(days=1)
 _PURGE_EVERY = timedelta(minutes=10)
 _last_purge: datetime | None = None
@@ -40,10 +44,21 @@ _last_purge: datetime | None = None
 
 @dataclass(frozen=True)
 class Prior:
-    """What the first submission with a token did."""
+    """What the first submission with a token did (a task form's, or `form`'s result)."""
 
-    task_id: int
+    task_id: int | None
     next_task_id: int | None
+    form: str = "task"
+    result_id: int | None = None
+
+
+class TokenUsed(Conflict):
+    """The form's token was already used for another form, or by someone else."""
+
+    code = "submission_token_used"
+
+
+USED = "this form's one-time token was already used elsewhere: reload the page and submit again"
 
 
 def new_token() -> str:
@@ -62,16 +77,62 @@ def find(token: str, user_id: int) -> Prior | None:
     """Return the outcome of this user's earlier submission with `token`, if any."""
     t = SubmissionToken.__table__
     row = db.session.connection().execute(
-        select(t.c.task_id, t.c.next_task_id)
+        select(t.c.task_id, t.c.next_task_id, t.c.form, t.c.result_id)
         .where(t.c.token == token, t.c.user_id == user_id,
                t.c.created_at >= clock.now() - KEEP)).first()
-    return Prior(row.task_id, row.next_task_id) if row else None
+    return Prior(row.task_id, row.next_task_id, row.form, row.result_id) if row else None
 
 
-def remember(token: str, user_id: int, task_id: int, next_task_id: int | None) -> None:
+def remember(token: str, user_id: int, task_id: int | None, next_task_id: int | None,
+             form: str = "task", result_id: int | None = None) -> None:
     """Store a token's outcome in the current transaction (the caller commits)."""
     db.session.add(SubmissionToken(token=token, user_id=user_id, task_id=task_id,
-                                   next_task_id=next_task_id, created_at=clock.now()))
+                                   next_task_id=next_task_id, form=form, result_id=result_id,
+                                   created_at=clock.now()))
+
+
+def first_result(form: str, token: str | None, user_id: int) -> int | None:
+    """Return the id of what this user's earlier submission of `form` with `token` made.
+
+    Raises TokenUsed for a token first used on another form: it is never acted on.
+    """
+    token = usable(token)
+    prior = find(token, user_id) if token else None
+    if prior is None:
+        return None
+    if prior.form != form or prior.result_id is None:
+        raise TokenUsed(USED)
+    return prior.result_id
+
+
+def once(form: str, token: str | None, user_id: int,
+         work: Callable[[Callable[[T], None] | None], T],
+         result_id: Callable[[T], int]) -> tuple[T | None, int | None]:
+    """Do a form's work once per token: return (result, None), or (None, the first result's
+    id) when the token was used before.
+
+    `work(before_commit)` does and commits the unit of work; `before_commit` stores the
+    token with it, so the token exists exactly when the work does. Of two submissions at
+    once, the second fails at its commit on the stored token and gets the first's result.
+    """
+    token = usable(token)
+    if token is None:
+        return work(None), None
+    if (earlier := first_result(form, token, user_id)) is not None:
+        return None, earlier
+
+    def keep(result: T) -> None:
+        remember(token, user_id, None, None, form=form, result_id=result_id(result))
+
+    try:
+        return work(keep), None
+    except IntegrityError:
+        db.session.rollback()
+        if (earlier := first_result(form, token, user_id)) is not None:
+            return None, earlier  # a double click: the first submission committed first
+        if db.session.get(SubmissionToken, token) is not None:
+            raise TokenUsed(USED) from None  # someone else's token, or an expired one
+        raise
 
 
 def purge(now: datetime | None = None, force: bool = False) -> int:

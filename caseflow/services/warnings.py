@@ -41,6 +41,7 @@ from caseflow.services import (
     cases,
     commit_work,
     confidential,
+    idempotency,
     runner,
 )
 from caseflow.services import tasks as task_service
@@ -109,6 +110,31 @@ def add_warning(data: dict[str, Any], user: User | None, actor: Actor,
         "data": confidential.audit_detail(_schema(), clean, {})})
     _match(warning, user, actor)
     return commit_work(warning, before_commit)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What an entry form's submission gave: the warning, and whether it was a repeat."""
+
+    warning: PoliceWarning
+    repeated: bool = False
+
+
+def enter(data: dict[str, Any], user: User, actor: Actor, token: str | None) -> Entry:
+    """Enter a warning from the entry form, once per form token (see `add_warning`).
+
+    A repeated submission (a double click, a retried POST) enters nothing and returns the
+    warning the first one entered; a token of another form raises idempotency.TokenUsed.
+    """
+    warning, first = idempotency.once(
+        "warning", token, user.id,
+        lambda keep: add_warning(data, user, actor, before_commit=keep), lambda w: w.id)
+    if warning is not None:
+        return Entry(warning)
+    earlier = db.session.get(PoliceWarning, first)
+    if earlier is None:  # cannot happen: warnings are never deleted
+        raise NotFound(f"no warning {first}")
+    return Entry(earlier, repeated=True)
 
 
 def _match(warning: PoliceWarning, user: User | None, actor: Actor) -> None:

@@ -14,7 +14,14 @@ import workflows
 from caseflow import access, clock, forms
 from caseflow.diagram import DEFAULT_LABELS
 from caseflow.models import Case
-from caseflow.services import NotFound, ValidationFailed, bpmninfo, casediagram, casefile
+from caseflow.services import (
+    NotFound,
+    ValidationFailed,
+    bpmninfo,
+    casediagram,
+    casefile,
+    idempotency,
+)
 from caseflow.services import caselist as caselist_service
 from caseflow.services import cases as case_service
 from caseflow.views import (
@@ -143,29 +150,38 @@ def register(student_id: int) -> str | Response | tuple[str, int]:
     schema, language = _registration_schema(), lang()
     values: dict[str, Any] | None = None
     errors: dict[str, list[str]] = {}
-    problem = None
+    problem, status = None, 200
     if request.method == "POST":
         values = forms.raw_values(schema, request.form)
         try:
-            case, opened = case_service.register(student_id, forms.to_load(schema, values),
-                                                 current_user, actor())
+            # the form's one-time token: a double click or a retried POST registers it once
+            done = case_service.register_form(student_id, forms.to_load(schema, values),
+                                              current_user, actor(),
+                                              request.form.get("submission_token"))
         except ValidationFailed as exc:
             messages = getattr(workflows.describe(case_service.CASE_PROCESS), "MESSAGES_ZH", {})
             errors = forms.translate_errors(exc.errors, language, messages)
+        except idempotency.TokenUsed:
+            problem, status = _("This form was already used: reload the page and register "
+                                "the finding again. Nothing was saved."), 409
         except NotFound:
-            problem = _("The case process is not deployed yet: ask the administrator to "
-                        "deploy it, then submit again. Nothing was saved.")
+            problem, status = _("The case process is not deployed yet: ask the administrator "
+                                "to deploy it, then submit again. Nothing was saved."), 503
         else:
-            return _registered(case, opened)
+            return _registered(done)
     fields_ = forms.describe(schema, language, values, errors, lookups(language),
                              skip=("student_id",))
-    status = 422 if errors else (503 if problem else 200)
     return render_template("case_register.html", hit=hit, fields=fields_, errors=errors,
-                           problem=problem), status
+                           problem=problem, submission_token=idempotency.new_token()
+                           ), 422 if errors else status
 
 
-def _registered(case: Case, opened: bool) -> Response:
-    if opened:
+def _registered(done: case_service.Registered) -> Response:
+    case = done.case
+    if done.repeated:
+        flash(_("This form was already submitted: the finding went to case %(number)s "
+                "then, and was not registered again.", number=case.number))
+    elif done.opened:
         flash(_("Case %(number)s opened.", number=case.number))
     else:
         flash(_("The student already has an open case: your finding was added to case "

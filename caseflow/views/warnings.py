@@ -12,7 +12,14 @@ from werkzeug.wrappers import Response
 
 from caseflow import access, clock, forms
 from caseflow.models import PoliceWarning
-from caseflow.services import Conflict, Forbidden, NotFound, ValidationFailed, caselist
+from caseflow.services import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    caselist,
+    idempotency,
+)
 from caseflow.services import warninglist as listing
 from caseflow.services import warnings as warning_service
 from caseflow.views import actor, int_arg, lang, page_arg, page_size, pages
@@ -80,6 +87,7 @@ def new_warning() -> Answer:
     values: dict[str, Any] | None = None
     errors: dict[str, list[str]] = {}
     conflict = problem = None
+    status = 200
     if request.method == "POST":
         values = forms.raw_values(wd.WARNING(), request.form)
         data = forms.to_load(wd.WARNING(), values)
@@ -89,21 +97,30 @@ def new_warning() -> Answer:
                     "not entered again.", number=earlier.number))
             return redirect(url_for("warnings.warning_page", warning_id=earlier.id))
         try:
-            warning = warning_service.add_warning(data, current_user, actor())
+            # the form's one-time token: a double click or a retried POST enters it once
+            entry = warning_service.enter(data, current_user, actor(),
+                                          request.form.get("submission_token"))
         except ValidationFailed as exc:
             errors = forms.translate_errors(exc.errors, lang(), wd.MESSAGES_ZH)
+        except idempotency.TokenUsed:
+            problem, status = _("This form was already used: reload the page and enter the "
+                                "warning again. Nothing was saved."), 409
         except Conflict as exc:
-            conflict = exc.info.get("number")
+            conflict, status = exc.info.get("number"), 409
         except NotFound:
-            problem = _("The warning process is not deployed yet: ask the administrator to "
-                        "deploy it, then submit again. Nothing was saved.")
+            problem, status = _("The warning process is not deployed yet: ask the "
+                                "administrator to deploy it, then submit again. Nothing was "
+                                "saved."), 503
         else:
-            return _entered(warning)
-    status = 422 if errors else 409 if conflict else 503 if problem else 200
+            if entry.repeated:
+                flash(_("This form was already submitted: warning %(number)s was entered "
+                        "then, and was not entered again.", number=entry.warning.number))
+                return redirect(url_for("warnings.warning_page", warning_id=entry.warning.id))
+            return _entered(entry.warning)
     return render_template("warnings/new.html", fields=_entry_fields(values, errors),
                            errors=errors, conflict=conflict,
-                           conflict_id=listing.id_of(conflict),
-                           problem=problem), status
+                           conflict_id=listing.id_of(conflict), problem=problem,
+                           submission_token=idempotency.new_token()), 422 if errors else status
 
 
 def _entered(warning: PoliceWarning) -> Response:

@@ -1,5 +1,6 @@
-"""One-time submission tokens: a double click or a retried POST completes a task once, and the
-repeat is answered with the first submission's redirect instead of an error."""
+"""One-time submission tokens: a double click or a retried POST completes a task (enters a
+warning, registers a finding) once, and the repeat is answered with the first submission's
+redirect instead of an error."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from caseflow import clock
+from caseflow import clock, forms
 from caseflow.db import db
-from caseflow.models import SubmissionToken, TaskRow
+from caseflow.models import Case, Finding, PoliceWarning, SubmissionToken, TaskRow
 from caseflow.services import idempotency
+from tests import factories
 from tests.conftest import login
 from tests.production.support import events, start_review, version
 
@@ -106,3 +108,46 @@ def test_old_tokens_are_purged_and_no_longer_replayed(app, people):
         assert idempotency.find(token, people.counselor1.id) is None
         assert idempotency.purge(force=True) == 1
     assert db.session.scalar(select(func.count()).select_from(SubmissionToken)) == 0
+
+
+def _page_form(client, url: str, **data) -> dict[str, str]:
+    """Return a form page's CSRF and one-time tokens with `data`."""
+    page = client.get(url).get_data(as_text=True)
+    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
+            "submission_token": re.search(r'name="submission_token" value="([^"]+)"',
+                                          page).group(1), **data}
+
+
+def test_a_double_click_on_the_warning_form_enters_one_warning(app, client, people):
+    login(client, "security")
+    for i in range(15):
+        name = f"查无此人{i}"  # matches no student: the warning waits on the list
+        form = _page_form(client, "/warnings/new", name=name, fraud_type="fake_investment",
+                          urgency="urgent", warned_at=forms.shown(clock.now()))
+        cookie = client.get_cookie("session").value  # the session that holds the CSRF token
+        answers = _double_click(app, cookie, "/warnings/new", form)
+        assert [a.status_code for a in answers] == [302, 302]
+        [warning] = db.session.scalars(select(PoliceWarning).where(
+            PoliceWarning.name == name)).all()
+        assert {a.headers["Location"] for a in answers} == {f"/warnings/{warning.id}"}
+        assert events("warning_entered") == i + 1
+
+
+def test_a_double_click_on_the_registration_form_registers_once(app, client, people):
+    login(client, "counselor1")
+    for i in range(8):
+        student = factories.student(f"20249990{i:02d}", f"学生{i}", people.class1)
+        db.session.commit()
+        url = f"/cases/new/{student.id}"
+        form = _page_form(client, url, discovery_source="counselor_talk", category="victim",
+                          fraud_type="order_brushing", what_happened="兼职刷单被骗",
+                          loss_cny="8000", ongoing="no")
+        cookie = client.get_cookie("session").value
+        answers = _double_click(app, cookie, url, form)
+        assert [a.status_code for a in answers] == [302, 302]
+        [case] = db.session.scalars(select(Case).where(Case.student_id == student.id)).all()
+        assert {a.headers["Location"] for a in answers} == {f"/cases/{case.id}"}
+        assert events("case_opened", case_id=case.id) == 1
+        assert events("finding_attached", case_id=case.id) == 0
+        assert db.session.scalar(select(func.count(Finding.id)).where(
+            Finding.case_id == case.id)) == 1

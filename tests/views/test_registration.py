@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from caseflow.db import db
-from caseflow.models import Case, Finding
+from caseflow.models import AuditEvent, Case, Finding
 from caseflow.services import setup
 from tests import factories
 from tests.conftest import csrf_token, login
@@ -65,3 +66,49 @@ def test_register_with_an_error_then_open_then_attach(client, school):
 def test_admin_may_not_register(client, school):
     login(client, "admin")
     assert client.get("/cases/new").status_code == 403
+
+
+def _form(client, student_id: int, **data) -> dict[str, str]:
+    """Return the registration form as the page gives it: CSRF and one-time tokens."""
+    page = client.get(f"/cases/new/{student_id}").get_data(as_text=True)
+    token = re.search(r'name="submission_token" value="([^"]+)"', page)
+    assert token, "the registration form carries no one-time token"
+    return {"csrf_token": csrf_token(page), "submission_token": token.group(1), **FORM, **data}
+
+
+def _events(kind: str) -> int:
+    return db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.event_type == kind))
+
+
+def test_a_retried_registration_registers_once(client, school):
+    login(client, "counselor1")
+    url = f"/cases/new/{school.student1.id}"
+    form = _form(client, school.student1.id)
+    first = client.post(url, data=form)
+    again = client.post(url, data=form)  # the answer to the first was lost
+    [case] = db.session.scalars(select(Case)).all()
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"] == f"/cases/{case.id}"
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert f"该表单已提交过：当时登记的情况已记入案件 {case.number}，未重复登记" in page
+    assert db.session.scalar(select(func.count(Finding.id))) == 1
+    assert (_events("case_opened"), _events("finding_attached")) == (1, 0)
+    # a fresh form adds a finding, and its retry does not add it twice
+    form = _form(client, school.student1.id, loss_cny="100")
+    assert client.post(url, data=form).status_code == 302
+    assert client.post(url, data=form).headers["Location"] == f"/cases/{case.id}"
+    assert db.session.scalar(select(func.count(Finding.id))) == 2
+    assert (_events("case_opened"), _events("finding_attached")) == (1, 1)
+
+
+def test_a_registration_token_for_another_student_registers_nothing(client, school):
+    login(client, "counselor1")
+    form = _form(client, school.student1.id)
+    assert client.post(f"/cases/new/{school.student1.id}", data=form).status_code == 302
+    other = factories.student("2024000199", "赵六", school.class1)
+    db.session.commit()
+    refused = client.post(f"/cases/new/{other.id}", data=form)
+    assert refused.status_code == 409
+    assert "该表单已使用过：请刷新页面后重新登记情况" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Case.id))) == 1

@@ -3,6 +3,7 @@ warning without a sure student is resolved by hand (candidates picked, or a sear
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -185,3 +186,60 @@ def test_a_field_error_and_a_missing_identity_are_reported_together(school):
         warning_service.validate({"phone": "12", "warned_at": "2026-01-01T00:00:00",
                                   "fraud_type": "other"})
     assert refused.value.errors["phone"] == ["not a phone number"]
+
+
+def entry_form(client, **data) -> dict[str, str]:
+    """Return the entry form as the page gives it: CSRF and one-time tokens, and `data`."""
+    page = client.get("/warnings/new").get_data(as_text=True)
+    token = re.search(r'name="submission_token" value="([^"]+)"', page)
+    assert token, "the entry form carries no one-time token"
+    return {"csrf_token": csrf_token(page), "submission_token": token.group(1),
+            "warned_at": forms.shown(clock.now()), "fraud_type": "fake_investment",
+            "urgency": "urgent", **data}
+
+
+def entered_events() -> int:
+    return db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.event_type == "warning_entered"))
+
+
+def test_a_retried_entry_form_enters_the_warning_once(client, school):
+    login(client, "security")
+    form = entry_form(client, name="查无此人", note="同一预警")
+    first = client.post("/warnings/new", data=form)
+    # retried later than the two minutes that `just_entered` looks back: the token answers
+    with clock.pinned(clock.now() + timedelta(minutes=5)):
+        again = client.post("/warnings/new", data=form)
+    [warning] = warnings()
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"] == f"/warnings/{warning.id}"
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert f"该表单已提交过：当时已登记为预警 {warning.number}，未重复登记" in page
+    assert entered_events() == 1
+    # a fresh form with the same facts, after those two minutes, is a new warning
+    with clock.pinned(clock.now() + timedelta(minutes=5)):
+        assert client.post("/warnings/new", data=entry_form(
+            client, name="查无此人", note="同一预警")).status_code == 302
+    assert len(warnings()) == entered_events() == 2
+
+
+def test_a_token_of_another_form_or_person_enters_nothing(client, school):
+    from caseflow.services import idempotency
+
+    login(client, "security")
+    form = entry_form(client, name="查无此人")
+    idempotency.remember(form["submission_token"], school.security.id, None, None,
+                         form="registration", result_id=1)
+    db.session.commit()
+    refused = client.post("/warnings/new", data=form)
+    assert refused.status_code == 409
+    assert "该表单已使用过：请刷新页面后重新登记预警" in refused.get_data(as_text=True)
+    assert warnings() == [] and entered_events() == 0
+    form = entry_form(client, name="查无此人", source_ref="JQ-9")
+    assert client.post("/warnings/new", data=form).status_code == 302
+    client.post("/logout", data={"csrf_token": form["csrf_token"]})
+    login(client, "affairs")  # the lead office, with the security office's token
+    theirs = {**entry_form(client, name="另一人"), "submission_token": form["submission_token"]}
+    refused = client.post("/warnings/new", data=theirs)
+    assert refused.status_code == 409 and "该表单已使用过" in refused.get_data(as_text=True)
+    assert [w.name for w in warnings()] == ["查无此人"] and entered_events() == 1
