@@ -176,6 +176,17 @@ def csrf_token(html: str) -> str:
     return found.group(1)
 
 
+def page_form(client: FlaskClient, url: str, **data: str) -> dict[str, str]:
+    """Open the form at `url` and return what a browser submits: its CSRF and one-time
+    tokens, and `data`."""
+    import re
+
+    html = client.get(url).get_data(as_text=True)
+    found = re.search(r'name="submission_token" value="([^"]+)"', html)
+    assert found, f"the form at {url} carries no one-time token"
+    return {"csrf_token": csrf_token(html), "submission_token": found.group(1), **data}
+
+
 def login(client: FlaskClient, username: str, password: str | None = None):
     """Sign in through the real form (CSRF included); return the response."""
     from tests.factories import PASSWORD

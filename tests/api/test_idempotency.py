@@ -3,8 +3,6 @@ claim left without an answer is taken over by a retry once its lease is over."""
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import select
 
 from caseflow.api import support
@@ -13,6 +11,7 @@ from caseflow.models import ApiIdempotency, Case, Finding, PoliceWarning
 from caseflow.services import cases, idempotency, warnings
 from tests.api.conftest import bearer
 from tests.api.test_api import count, finding, warning
+from tests.production.support import answers, at_once
 from tests.security.conftest import events
 
 LEASE_MINUTES = idempotency.LEASE.total_seconds() / 60
@@ -130,20 +129,12 @@ def test_a_request_that_outlives_its_lease_cannot_commit_after_a_takeover(client
 
 def _at_once(app, auth, sent) -> list:
     """POST the same request from two clients released together."""
-    barrier, answers = threading.Barrier(2), [None, None]
-
-    def send(i: int) -> None:
+    def send(go):
         other = app.test_client()
-        barrier.wait(timeout=10)
-        answers[i] = other.post("/api/v1/warnings", json=sent, headers=auth)
+        go()
+        return other.post("/api/v1/warnings", json=sent, headers=auth)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-        assert not t.is_alive(), "a retry hung"
-    return answers
+    return answers(at_once(send, send))
 
 
 def test_two_retries_taking_over_at_once_act_once(app, client, w, monkeypatch, travel):

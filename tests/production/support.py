@@ -35,35 +35,58 @@ class Result:
         return self.error is None
 
 
-def race(app: Flask, *contenders: tuple[int | None, Callable[[User | None], Any]]
-         ) -> list[Result]:
-    """Run each (user id, action) in its own thread, app context and session, released
-    together by a barrier; return what each got."""
-    barrier = threading.Barrier(len(contenders))
-    results = [Result() for _ in contenders]
+def at_once(*calls: Callable[[Callable[[], None]], Any]) -> list[Result]:
+    """Run each call in its own thread and return what each got.
 
-    def run(i: int, user_id: int | None, action: Callable[[User | None], Any]) -> None:
-        with app.app_context():
-            try:
-                user = db.session.get(User, user_id) if user_id else None
-                if user is not None:
-                    _ = user.role_names, user.class_ids  # load before the start signal
-                db.session.rollback()  # start from the latest commit, like a new request
-                barrier.wait(timeout=30)
-                results[i].value = action(user)
-            except BaseException as exc:
-                results[i].error = exc
-            finally:
-                db.session.remove()
+    A call gets `go`: it does its setup, calls `go()`, and the calls then carry on together
+    (a barrier releases them at the same moment).
+    """
+    barrier = threading.Barrier(len(calls))
+    results = [Result() for _ in calls]
 
-    threads = [threading.Thread(target=run, args=(i, uid, fn))
-               for i, (uid, fn) in enumerate(contenders)]
+    def run(i: int, call: Callable[[Callable[[], None]], Any]) -> None:
+        try:
+            results[i].value = call(lambda: barrier.wait(timeout=30))
+        except BaseException as exc:
+            results[i].error = exc
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
         assert not t.is_alive(), "a racing thread hung"
     return results
+
+
+def race(app: Flask, *contenders: tuple[int | None, Callable[[User | None], Any]]
+         ) -> list[Result]:
+    """Run each (user id, action) in its own thread, app context and session, released
+    together; return what each got."""
+    def contender(user_id: int | None, action: Callable[[User | None], Any]
+                  ) -> Callable[[Callable[[], None]], Any]:
+        def call(go: Callable[[], None]) -> Any:
+            with app.app_context():
+                try:
+                    user = db.session.get(User, user_id) if user_id else None
+                    if user is not None:
+                        _ = user.role_names, user.class_ids  # load before the start signal
+                    db.session.rollback()  # start from the latest commit, like a new request
+                    go()
+                    return action(user)
+                finally:
+                    db.session.remove()
+        return call
+
+    return at_once(*(contender(uid, fn) for uid, fn in contenders))
+
+
+def answers(results: list[Result]) -> list[Any]:
+    """Return what each racing call answered; raise the first error one of them met."""
+    for r in results:
+        if r.error is not None:
+            raise r.error
+    return [r.value for r in results]
 
 
 def start_review(class_id: int, assignee_id: int | None = None) -> tuple[int, int]:

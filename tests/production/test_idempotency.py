@@ -4,8 +4,6 @@ redirect instead of an error."""
 
 from __future__ import annotations
 
-import re
-import threading
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -15,16 +13,12 @@ from caseflow.db import db
 from caseflow.models import Case, Finding, PoliceWarning, SubmissionToken, TaskRow
 from caseflow.services import idempotency
 from tests import factories
-from tests.conftest import login
-from tests.production.support import events, start_review, version
+from tests.conftest import login, page_form
+from tests.production.support import answers, at_once, events, start_review, version
 
 
 def _form(client, task_id: int) -> dict[str, str]:
-    page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    token = re.search(r'name="submission_token" value="([^"]+)"', page).group(1)
-    return {"csrf_token": csrf, "submission_token": token, "note": "已核实",
-            "action": "complete"}
+    return page_form(client, f"/tasks/{task_id}", note="已核实", action="complete")
 
 
 def test_each_task_form_carries_a_fresh_token(client, people):
@@ -61,20 +55,13 @@ def test_without_the_token_a_second_post_is_told_it_was_already_done(client, peo
 
 def _double_click(app, cookie: str, url: str, form: dict[str, str]) -> list:
     """POST the same form twice at the same moment, from the same signed-in browser."""
-    barrier, answers = threading.Barrier(2), [None, None]
-
-    def click(i: int) -> None:
+    def click(go):
         other = app.test_client()
         other.set_cookie("session", cookie)
-        barrier.wait(timeout=10)
-        answers[i] = other.post(url, data=form)
+        go()
+        return other.post(url, data=form)
 
-    threads = [threading.Thread(target=click, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return answers
+    return answers(at_once(click, click))
 
 
 def test_a_double_click_sent_at_once_completes_once(app, client, people):
@@ -110,19 +97,11 @@ def test_old_tokens_are_purged_and_no_longer_replayed(app, people):
     assert db.session.scalar(select(func.count()).select_from(SubmissionToken)) == 0
 
 
-def _page_form(client, url: str, **data) -> dict[str, str]:
-    """Return a form page's CSRF and one-time tokens with `data`."""
-    page = client.get(url).get_data(as_text=True)
-    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
-            "submission_token": re.search(r'name="submission_token" value="([^"]+)"',
-                                          page).group(1), **data}
-
-
 def test_a_double_click_on_the_warning_form_enters_one_warning(app, client, people):
     login(client, "security")
     for i in range(15):
         name = f"查无此人{i}"  # matches no student: the warning waits on the list
-        form = _page_form(client, "/warnings/new", name=name, fraud_type="fake_investment",
+        form = page_form(client, "/warnings/new", name=name, fraud_type="fake_investment",
                           urgency="urgent", warned_at=forms.shown(clock.now()))
         cookie = client.get_cookie("session").value  # the session that holds the CSRF token
         answers = _double_click(app, cookie, "/warnings/new", form)
@@ -139,7 +118,7 @@ def test_a_double_click_on_the_registration_form_registers_once(app, client, peo
         student = factories.student(f"20249990{i:02d}", f"学生{i}", people.class1)
         db.session.commit()
         url = f"/cases/new/{student.id}"
-        form = _page_form(client, url, discovery_source="counselor_talk", category="victim",
+        form = page_form(client, url, discovery_source="counselor_talk", category="victim",
                           fraud_type="order_brushing", what_happened="兼职刷单被骗",
                           loss_cny="8000", ongoing="no")
         cookie = client.get_cookie("session").value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from caseflow.db import db
 from caseflow.models import AuditEvent, Case, Finding
 from caseflow.services import setup
 from tests import factories
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, page_form
 
 
 @pytest.fixture
@@ -70,10 +69,7 @@ def test_admin_may_not_register(client, school):
 
 def _form(client, student_id: int, **data) -> dict[str, str]:
     """Return the registration form as the page gives it: CSRF and one-time tokens."""
-    page = client.get(f"/cases/new/{student_id}").get_data(as_text=True)
-    token = re.search(r'name="submission_token" value="([^"]+)"', page)
-    assert token, "the registration form carries no one-time token"
-    return {"csrf_token": csrf_token(page), "submission_token": token.group(1), **FORM, **data}
+    return page_form(client, f"/cases/new/{student_id}", **{**FORM, **data})
 
 
 def _events(kind: str) -> int:

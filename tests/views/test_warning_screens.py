@@ -3,7 +3,6 @@ warning without a sure student is resolved by hand (candidates picked, or a sear
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from caseflow import clock, forms
 from caseflow.db import db
 from caseflow.models import AuditEvent, PoliceWarning, TaskRow
 from tests import factories
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, page_form
 
 
 @pytest.fixture
@@ -190,12 +189,9 @@ def test_a_field_error_and_a_missing_identity_are_reported_together(school):
 
 def entry_form(client, **data) -> dict[str, str]:
     """Return the entry form as the page gives it: CSRF and one-time tokens, and `data`."""
-    page = client.get("/warnings/new").get_data(as_text=True)
-    token = re.search(r'name="submission_token" value="([^"]+)"', page)
-    assert token, "the entry form carries no one-time token"
-    return {"csrf_token": csrf_token(page), "submission_token": token.group(1),
-            "warned_at": forms.shown(clock.now()), "fraud_type": "fake_investment",
-            "urgency": "urgent", **data}
+    return page_form(client, "/warnings/new", **{
+        "warned_at": forms.shown(clock.now()), "fraud_type": "fake_investment",
+        "urgency": "urgent", **data})
 
 
 def entered_events() -> int:
