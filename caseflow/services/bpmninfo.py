@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from caseflow.services import NotFound
+from caseflow.services import NotFound, runner
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -82,8 +82,6 @@ _CACHE: dict[str, BpmnInfo] = {}
 
 def for_version(version_id: int) -> BpmnInfo:
     """Return the BPMN information of a deployed process version (parsed once per source)."""
-    from caseflow.services import runner
-
     try:
         process_id, digest, files = runner.version_files(version_id)
     except NotFound:
