@@ -118,13 +118,12 @@ def signed_out(actor: Actor, sid: str | None = None) -> None:
 
 def session_user(sid: str, user_id: int) -> User | None:
     """Return the active user whose running session `sid` is, or None."""
-    row = db.session.get(LoginSession, _digest(sid))
-    if row is None or row.ended_at is not None or row.user_id != user_id:
-        return None
-    # roles and classes come in the same read: every page asks what the user may see
-    user = db.session.get(User, user_id, options=[joinedload(User.roles),
-                                                   joinedload(User.classes)])
-    return user if user is not None and user.active else None
+    # One read on every page: the running session row, the user, their roles and classes.
+    return db.session.scalars(
+        select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.id == _digest(sid), LoginSession.ended_at.is_(None),
+               User.id == user_id, User.active.is_(True))
+        .options(joinedload(User.roles), joinedload(User.classes))).unique().first()
 
 
 def session_expired(sid: str | None, user_id: int, reason: str, actor: Actor) -> None:

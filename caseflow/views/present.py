@@ -36,11 +36,13 @@ def lookups(lang: str) -> dict[str, list[tuple[str, str]]]:
     cache = g.setdefault("_lookups", {})
     if lang not in cache:
         out: dict[str, list[tuple[str, str]]] = {}
-        rows = db.session.scalars(select(Lookup).where(Lookup.active.is_(True))
+        label = Lookup.label_zh if lang.startswith("zh") else Lookup.label_en
+        # plain rows, not ORM objects: every task form reads the whole list
+        rows = db.session.execute(select(Lookup.kind, Lookup.code, label)
+                                  .where(Lookup.active.is_(True))
                                   .order_by(Lookup.kind, Lookup.sort, Lookup.id))
-        for row in rows:
-            text = row.label_zh if lang.startswith("zh") else row.label_en
-            out.setdefault(row.kind, []).append((row.code, text))
+        for kind, code, text in rows:
+            out.setdefault(kind, []).append((code, text))
         cache[lang] = out
     return cache[lang]
 

@@ -1,4 +1,4 @@
-"""What one page reads: the signed-in user once, the open tasks counted once, no rereads."""
+"""What one page reads: the session and user once, the open tasks counted once, no rereads."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ def test_the_inbox_reads_the_user_once_and_counts_open_tasks_once(client, world)
         html = client.get("/").get_data(as_text=True)
     assert '<span class="sr-only">1 项待办</span>' in html
     assert len(_from("user_account", seen)) == 1
+    # the running session is checked in the same read as the user, not on its own
+    assert not _from("login_session", seen)
+    assert "JOIN login_session" in _from("user_account", seen)[0]
     assert len([s for s in seen if s.startswith("SELECT count(task.id)")]) == 1
 
 
