@@ -1,6 +1,6 @@
 """Load figures: caseflow under gunicorn on PostgreSQL with 100,000 cases, many clients.
 
-    python bench/load.py [--cases 100000] [--seconds 60] [--clients 12] [--workers 4]
+    python bench/load.py [--cases 100000] [--seconds 60] [--clients 12] [--workers 2]
                          [--threads 1] [--timer-workers 2] [--database-url URL]
 
 Starts a throw-away PostgreSQL cluster (scripts/pg-cluster, with fsync turned back on)
@@ -319,7 +319,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=12)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--timer-workers", type=int, default=2)
     parser.add_argument("--database-url",

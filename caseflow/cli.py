@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -184,8 +185,9 @@ def worker(once: bool, interval: float) -> None:
 
 @main.command("serve")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="worker processes (about 2 per CPU core)")
+@click.option("--workers", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 2, 64),
+              show_default="one per CPU core",
+              help="worker processes: the app is CPU-bound, so one per core serves most")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="threads per worker (more than 1 uses gunicorn's gthread workers)")
 @click.option("--timeout", type=int, default=30, show_default=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -44,3 +45,18 @@ def test_serve_answers_from_several_gunicorn_workers(app, tmp_path):
     assert f"caseflow on http://127.0.0.1:{port}/ with 2 workers x 2 threads" in output
     assert output.count("Booting worker") == 2 and "Using worker: gthread" in output
     assert db.engine.url.database.split("/")[-1] in output  # it says which database it uses
+
+
+def test_serve_starts_one_worker_per_cpu_core_unless_told(app, tmp_path):
+    port = _free_port()
+    server = subprocess.Popen([CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}"],
+                              env=_env(tmp_path), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        assert _get(f"http://127.0.0.1:{port}/login", time.monotonic() + 60) == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    cores = min(os.cpu_count() or 2, 64)
+    assert f"with {cores} workers x 1 threads" in output
+    assert output.count("Booting worker") == cores and "Using worker: sync" in output
