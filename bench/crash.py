@@ -278,18 +278,25 @@ def audit_verify_cli(url: str, audit_key: str, instance_path: str) -> tuple[int,
 
 
 def _pg_cluster() -> tuple[str, str]:
-    out = subprocess.run([str(ROOT / "scripts" / "pg-cluster"), "start"], check=True,
-                         capture_output=True, text=True).stdout
+    """Start a throw-away cluster with fsync on (figures of a durable server)."""
+    out = subprocess.run([str(ROOT / "scripts" / "pg-cluster"), "start", "--durable"],
+                         check=True, capture_output=True, text=True).stdout
     env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
     url = env["CASEFLOW_TEST_DATABASE_URL"].strip("'")
+    if server_fsync(url) != "on":
+        raise SystemExit("the throw-away cluster runs with fsync off: its figures would flatter")
+    return url, env["PGCLUSTER_DIR"]
+
+
+def server_fsync(url: str) -> str:
+    """Return the server's fsync setting ("on" or "off")."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    engine = create_engine(url)
     with engine.connect() as conn:
-        conn.execute(text("ALTER SYSTEM SET fsync = on"))
-        conn.execute(text("SELECT pg_reload_conf()"))
+        value = str(conn.execute(text("SHOW fsync")).scalar())
     engine.dispose()
-    return url, env["PGCLUSTER_DIR"]
+    return value
 
 
 def main() -> None:

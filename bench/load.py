@@ -3,7 +3,7 @@
     python bench/load.py [--cases 100000] [--seconds 60] [--clients 12] [--workers 2]
                          [--threads 1] [--timer-workers 2] [--database-url URL]
 
-Starts a throw-away PostgreSQL cluster (scripts/pg-cluster, with fsync turned back on)
+Starts a throw-away PostgreSQL cluster (scripts/pg-cluster start --durable: fsync on)
 unless --database-url names an empty database; seeds N cases as bench/web_seed.py does
 (a few registered through the services, the rest bulk copies of their rows); starts
 `caseflow serve` on 127.0.0.1 and `caseflow worker` processes; signs every counselor in;
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import web_seed  # noqa: E402
-from bench.crash import _pg_cluster  # noqa: E402
+from bench.crash import _pg_cluster, server_fsync  # noqa: E402
 from caseflow import audit, clock, create_app, timefmt  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import Case, Setting, TaskRow, TimerRow, User, WorkflowInstance  # noqa: E402
@@ -358,7 +358,7 @@ def main() -> None:
         figures, lock, probes = Figures(), threading.Lock(), []
         print(f"load: {args.clients} clients for {args.seconds:.0f} s against gunicorn "
               f"({args.workers} workers x {args.threads} threads), {args.timer_workers} timer "
-              f"workers, PostgreSQL {url.split('@')[-1]}")
+              f"workers, PostgreSQL {url.split('@')[-1]} (fsync {server_fsync(url)})")
         start = time.monotonic()
         stop = start + args.seconds
         threads = [threading.Thread(target=client, args=(port, q, jars, stop, figures, lock))

@@ -1,0 +1,35 @@
+"""scripts/pg-cluster: the test cluster skips fsync; the benches' durable one really flushes."""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
+
+
+def _start(*flags: str) -> dict[str, str]:
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are missing (apt-get install postgresql)")
+        pytest.skip("PostgreSQL server binaries are not installed")
+    out = subprocess.run([str(SCRIPT), "start", *flags], check=True, capture_output=True,
+                         text=True, timeout=120).stdout
+    return dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+
+
+@pytest.mark.parametrize(("flags", "fsync"), [((), "off"), (("--durable",), "on")])
+def test_pg_cluster_starts_with_fsync_off_unless_durable(flags, fsync):
+    env = _start(*flags)
+    try:
+        folder = env["PGCLUSTER_DIR"]
+        with psycopg.connect(host=folder, user="postgres", dbname="postgres") as conn:
+            assert conn.execute("SHOW fsync").fetchone() == (fsync,)
+    finally:
+        subprocess.run([str(SCRIPT), "stop", env["PGCLUSTER_DIR"]], check=True, timeout=60)
+    assert not Path(folder).exists()
