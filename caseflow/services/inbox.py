@@ -160,11 +160,15 @@ def counts(user: User, tasks: int | None = None) -> tuple[int, int]:
 
     `tasks` is the number of open tasks when the caller has counted them already.
     """
-    if tasks is None:
-        tasks = db.session.scalar(select(func.count(TaskRow.id)).where(open_tasks(user))) or 0
-    unread = db.session.scalar(select(func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
-    return tasks, unread
+    unread = (select(func.count(Notification.id))
+              .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+              .scalar_subquery())
+    if tasks is not None:
+        return tasks, db.session.scalar(select(unread)) or 0
+    # both in one statement: this runs on every page
+    task_count = select(func.count(TaskRow.id)).where(open_tasks(user)).scalar_subquery()
+    found, unread_count = db.session.execute(select(task_count, unread)).one()
+    return found or 0, unread_count or 0
 
 
 def processes() -> list[tuple[str, str]]:

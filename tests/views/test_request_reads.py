@@ -1,4 +1,4 @@
-"""What one page reads: the session and user once, the open tasks counted once, no rereads."""
+"""What one page reads: the session and user once, the badges counted once, no rereads."""
 
 from __future__ import annotations
 
@@ -56,8 +56,13 @@ def test_the_task_screen_reads_the_task_and_the_user_once(client, world):
     task = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "Talk"))
     with statements() as seen:
         page = client.get(f"/tasks/{task.id}")
-    assert page.status_code == 200 and "张三" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "张三" in html
     assert len(_from("user_account", seen)) == 1
+    # the navigation's two badges are counted in one statement
+    assert '<span class="sr-only">1 项待办</span>' in html
+    badges = [s for s in seen if "count(task.id)" in s or "count(notification.id)" in s]
+    assert len(badges) == 1 and "count(notification.id)" in badges[0]
     rows = [s for s in _from("task", seen) if s.startswith("SELECT task.id, task.instance_id")]
     assert len(rows) == 1
     assert any(s.startswith("INSERT INTO audit_event") for s in seen)  # the view is recorded
