@@ -29,6 +29,13 @@ os.environ.setdefault("CASEFLOW_ENGINE_CHECK", "1")
 PG_SERVER = os.environ.get("CASEFLOW_TEST_DATABASE_URL")  # a PostgreSQL server URL, or none
 
 
+def unavailable(problem: str) -> None:
+    """Stop a test whose browser or database is missing: fail under CI, else skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"cannot run: {problem}")
+    pytest.skip(problem)
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import unavailable
 from tests.views.conftest import referral_process, world  # noqa: F401  (shared fixtures)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,9 +41,7 @@ def browser() -> Iterator[Any]:
     """A headless Chromium for the whole session."""
     problem = _missing()
     if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run: {problem}")
-        pytest.skip(problem)
+        unavailable(f"browser tests: {problem}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import glob
-import os
 import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.conftest import unavailable
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 
 
 def _start(*flags: str) -> dict[str, str]:
     if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL server binaries are missing (apt-get install postgresql)")
-        pytest.skip("PostgreSQL server binaries are not installed")
+        unavailable("PostgreSQL server binaries are missing (apt-get install postgresql)")
     out = subprocess.run([str(SCRIPT), "start", *flags], check=True, capture_output=True,
                          text=True, timeout=120).stdout
     return dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
