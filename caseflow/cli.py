@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -210,8 +211,12 @@ def _describe_db(app: Flask) -> str:
     return describe_url(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
 def _after_fork(app: Flask) -> Callable[..., None]:
     def post_fork(server: Any, worker: Any) -> None:
+        _stop_promptly_while_booting(server)
         # connections opened before the fork belong to the master: never share them
         from caseflow.db import db
 
@@ -219,6 +224,19 @@ def _after_fork(app: Flask) -> Callable[..., None]:
             db.engine.dispose(close=False)
 
     return post_fork
+
+
+def _stop_promptly_while_booting(server: Any) -> None:
+    """Let a stop signal end a worker that has not installed its own handlers yet.
+
+    Until then the worker runs the master's handler, which only queues the signal in
+    the worker's copy of the master: the stop is lost and shutdown waits the whole
+    graceful timeout before the master kills the worker.
+    """
+    for stop in _STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_DFL)
+    if any(queued in _STOP_SIGNALS for queued in server.SIG_QUEUE):
+        sys.exit(0)
 
 
 def _run_gunicorn(app: Flask, options: dict[str, Any]) -> None:

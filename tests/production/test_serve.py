@@ -7,8 +7,10 @@ import signal
 import socket
 import subprocess
 import time
+import types
 import urllib.request
 
+from caseflow.cli import _stop_promptly_while_booting
 from caseflow.db import db
 from tests.production.test_worker import CASEFLOW, _env
 
@@ -60,3 +62,28 @@ def test_serve_starts_one_worker_per_cpu_core_unless_told(app, tmp_path):
     cores = min(os.cpu_count() or 2, 64)
     assert f"with {cores} workers x 1 threads" in output
     assert output.count("Booting worker") == cores and "Using worker: sync" in output
+
+
+def _boot_worker(stop_before_hook: bool, stop_after_hook: bool) -> int:
+    """Fork a process that boots like a gunicorn worker and return how it ended."""
+    pid = os.fork()
+    if pid == 0:  # the child: the master's handler only queues, as gunicorn's does
+        server = types.SimpleNamespace(SIG_QUEUE=[])
+        signal.signal(signal.SIGTERM, lambda sig, frame: server.SIG_QUEUE.append(sig))
+        if stop_before_hook:
+            os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            _stop_promptly_while_booting(server)
+        except SystemExit:
+            os._exit(0)
+        if stop_after_hook:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        os._exit(3)
+    return os.waitpid(pid, 0)[1]
+
+
+def test_a_worker_stopped_while_it_boots_ends_at_once_not_after_the_graceful_timeout():
+    assert os.waitstatus_to_exitcode(_boot_worker(True, False)) == 0
+    assert os.waitstatus_to_exitcode(_boot_worker(False, True)) == -signal.SIGTERM
+    assert os.waitstatus_to_exitcode(_boot_worker(False, False)) == 3  # no stop: it boots on
