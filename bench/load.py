@@ -12,7 +12,8 @@ one of their open talk tasks and submit it, over and over. Meanwhile a probe reg
 victim case every half second (another app process writing to the same database) whose
 stop-payment escalation is due 10 s later, to measure how late the workers fire it.
 Prints requests/s, completions/s, p50/p95/p99 per request kind (client-side, so they
-include the client's own share of the 2 CPUs), errors, and the timer lag.
+include the client's own share of the 2 CPUs), errors, the timer lag, and where the CPU
+went (app, timer workers, PostgreSQL, the bench itself), in all and per completion.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from sqlalchemy import func, select, text, update
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import web_seed  # noqa: E402
+from bench import cpu, web_seed  # noqa: E402
 from bench.crash import _pg_cluster, server_fsync  # noqa: E402
 from caseflow import audit, clock, create_app, timefmt  # noqa: E402
 from caseflow.db import db  # noqa: E402
@@ -359,6 +360,11 @@ def main() -> None:
         print(f"load: {args.clients} clients for {args.seconds:.0f} s against gunicorn "
               f"({args.workers} workers x {args.threads} threads), {args.timer_workers} timer "
               f"workers, PostgreSQL {url.split('@')[-1]} (fsync {server_fsync(url)})")
+        groups = {"app (gunicorn)": ("tree", [processes[0].pid]),
+                  "timer workers": ("tree", [p.pid for p in processes[1:]]),
+                  "PostgreSQL (this machine)": ("name", "postgres"),
+                  "clients and probe (bench)": ("pid", os.getpid())}
+        cpu_before = cpu.snapshot(groups)
         start = time.monotonic()
         stop = start + args.seconds
         threads = [threading.Thread(target=client, args=(port, q, jars, stop, figures, lock))
@@ -369,10 +375,13 @@ def main() -> None:
         for t in threads:
             t.join()
         elapsed = time.monotonic() - start
+        cpu_after = cpu.snapshot(groups)
         time.sleep(15)  # let the last probe escalations fall due and fire
         with app.app_context():
             lags, unfired = timer_lag(probes)
         report(figures, elapsed, lags, unfired)
+        print("\n".join(cpu.report(cpu_before, cpu_after, elapsed,
+                                   len(figures.ms["completion"]), "completion")))
     finally:
         for p in processes:
             p.terminate()
