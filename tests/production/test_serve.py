@@ -43,7 +43,9 @@ def test_serve_answers_from_several_gunicorn_workers(app, tmp_path):
         assert all(_get(f"http://127.0.0.1:{port}/login", deadline) == 200 for _ in range(10))
     finally:
         server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
+        # a stop that reaches a worker in the microseconds between its fork and our post_fork
+        # hook is still lost to gunicorn, which then waits its 30 s graceful timeout
+        output, _ = server.communicate(timeout=45)
     assert f"caseflow on http://127.0.0.1:{port}/ with 2 workers x 2 threads" in output
     assert output.count("Booting worker") == 2 and "Using worker: gthread" in output
     assert db.engine.url.database.split("/")[-1] in output  # it says which database it uses
@@ -58,7 +60,7 @@ def test_serve_starts_one_worker_per_cpu_core_unless_told(app, tmp_path):
         assert _get(f"http://127.0.0.1:{port}/login", time.monotonic() + 60) == 200
     finally:
         server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
+        output, _ = server.communicate(timeout=45)  # as above
     cores = min(os.cpu_count() or 2, 64)
     assert f"with {cores} workers x 1 threads" in output
     assert output.count("Booting worker") == cores and "Using worker: sync" in output
