@@ -72,6 +72,8 @@ ROUTES: dict[str, str] = {
     # describes the API, no data
     "api.*": TOKEN,
     "api-docs.openapi_json": PUBLIC,
+    # production: load balancers and monitors ask without signing in; counts and ages only
+    "health.healthz": PUBLIC,
 }
 
 

@@ -184,6 +184,28 @@ def worker(once: bool, interval: float) -> None:
     click.echo(f"fired {fired} timers")
 
 
+@main.command("health")
+@click.option("--json", "as_json", is_flag=True, help="print the answers as JSON (as /healthz)")
+def health(as_json: bool) -> None:
+    """Check the database, its schema and that timers fire on time; exit 1 if not."""
+    import json
+
+    from caseflow.services import health as health_service
+
+    app = _app()
+    with app.app_context():
+        result = health_service.check()
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        click.echo(f"database: {result.database}; schema: {result.schema}; overdue timers: "
+                   f"{result.overdue_timers}")
+        for problem in result.problems:
+            click.echo(f"problem: {problem}", err=True)
+        click.echo("healthy" if result.ok else "FAILING")
+    sys.exit(0 if result.ok else 1)
+
+
 @main.command("serve")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
 @click.option("--workers", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 2, 64),

@@ -14,6 +14,7 @@ ENV_KEYS = {
     "CASEFLOW_AUDIT_KEY": "AUDIT_KEY",
     "CASEFLOW_SCHOOL_NAME": "SCHOOL_NAME",
     "CASEFLOW_BPMN_DIR": "BPMN_DIR",
+    "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": "HEALTH_TIMER_GRACE_SECONDS",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "PAGE_SIZE": 50,
+        # a killed worker's lease is 60 s: later than this, no worker is firing timers
+        "HEALTH_TIMER_GRACE_SECONDS": 120,
     }
 
 
@@ -65,4 +68,16 @@ def build(instance_path: Path, overrides: Mapping[str, Any] | None,
         config["SECRET_KEY"] = instance_secret(instance_path, "secret_key")
     if not config.get("AUDIT_KEY"):
         config["AUDIT_KEY"] = instance_secret(instance_path, "audit_key")
+    config["HEALTH_TIMER_GRACE_SECONDS"] = _seconds(
+        "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS", config["HEALTH_TIMER_GRACE_SECONDS"])
     return config
+
+
+def _seconds(name: str, value: Any) -> int:
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds < 1:
+        raise ValueError(f"{name} must be a whole number of seconds (1 or more), not {value!r}")
+    return seconds

@@ -1,0 +1,128 @@
+"""Say whether this caseflow can do its work: database, schema, and escalations on time.
+
+For a load balancer, a monitor or systemd: `GET /healthz` and `caseflow health` ask the
+same three questions. The answers carry counts and ages only, never personal data or
+where the database is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from alembic.script import ScriptDirectory
+from flask import current_app
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
+
+from caseflow import clock
+from caseflow.db import db
+from caseflow.models import TimerRow
+from caseflow.services.setup import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Health:
+    """The answers of one check; `problems` says, in words, what is wrong."""
+
+    database: str = "ok"
+    schema: str = "ok"
+    overdue_timers: int = 0
+    oldest_overdue_seconds: int | None = None
+    checked_at: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Return whether nothing is wrong."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the answers as JSON-ready values."""
+        return {"status": "ok" if self.ok else "failing", "database": self.database,
+                "schema": self.schema, "timers": {
+                    "overdue": self.overdue_timers,
+                    "oldest_overdue_seconds": self.oldest_overdue_seconds},
+                "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+                "problems": self.problems}
+
+
+def grace() -> timedelta:
+    """Return how late a due timer may be before the check fails."""
+    return timedelta(seconds=current_app.config["HEALTH_TIMER_GRACE_SECONDS"])
+
+
+def check(now: datetime | None = None) -> Health:
+    """Check the database, the schema's migration and the timers; change nothing."""
+    now = now or clock.now()
+    health = Health(checked_at=now)
+    try:
+        _check_schema(health)
+        if health.schema == "ok":
+            _check_timers(health, now)
+    except DBAPIError as exc:
+        # the detail (host, port, user) is for the log, not for whoever asks
+        log.warning("health check: database error: %s", getattr(exc, "orig", exc))
+        health.database = "unreachable"
+        health.problems.append("the database cannot be reached or refused the check")
+    finally:
+        _end_read()
+    return health
+
+
+def _check_schema(health: Health) -> None:
+    conn = db.session.connection()
+    current: set[str] = set()
+    if inspect(conn).has_table("alembic_version"):
+        current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    heads, known = code_revisions()
+    if current == set(heads):
+        return
+    if not current:
+        health.schema = "empty"
+        health.problems.append("the database has no caseflow schema: run `caseflow init-db`")
+    elif current - known:
+        health.schema = "newer"
+        health.problems.append(f"the database is at migration {_names(current)}, which this "
+                               f"code does not know (it expects {_names(heads)})")
+    else:
+        health.schema = "behind"
+        health.problems.append(f"the database is at migration {_names(current)}; this code "
+                               f"needs {_names(heads)}: run `caseflow init-db`")
+
+
+def _check_timers(health: Health, now: datetime) -> None:
+    t = TimerRow.__table__
+    count, oldest = db.session.connection().execute(
+        select(func.count(t.c.id), func.min(t.c.due_at))
+        .where(t.c.state == "waiting", t.c.due_at < now - grace())).one()
+    health.overdue_timers = int(count)
+    if count:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)  # SQLite
+        health.oldest_overdue_seconds = int((now - oldest).total_seconds())
+        health.problems.append(
+            f"{count} timers (escalations, waits) are overdue, the oldest by "
+            f"{health.oldest_overdue_seconds} s: is `caseflow worker` running?")
+
+
+def _names(revisions: Iterable[str]) -> str:
+    return ", ".join(sorted(revisions))
+
+
+@lru_cache(maxsize=1)
+def code_revisions() -> tuple[tuple[str, ...], frozenset[str]]:
+    """Return the newest migration(s) this code ships, and every migration it knows."""
+    script = ScriptDirectory(str(MIGRATIONS))
+    return tuple(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
+
+
+def _end_read() -> None:
+    try:
+        db.session.rollback()
+    except DBAPIError:  # the connection is gone: drop it, the pool reconnects next time
+        db.session.remove()

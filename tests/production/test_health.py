@@ -1,0 +1,122 @@
+"""`GET /healthz` and `caseflow health`: database, schema, and escalations fired on time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from caseflow import clock, config
+from caseflow.db import db
+from caseflow.models import TimerRow
+from caseflow.services import health, timers
+from tests.conftest import _make_app
+from tests.production.support import start_review
+from tests.production.test_db_errors import UNREACHABLE
+from tests.production.test_worker import _env
+
+
+def _overdue_by(seconds: int) -> None:
+    """Move the clock to `seconds` after the first waiting timer fell due (none fires)."""
+    due = db.session.scalar(select(TimerRow.due_at).where(TimerRow.state == "waiting")
+                            .order_by(TimerRow.due_at).limit(1))
+    due = due if due.tzinfo else due.replace(tzinfo=clock.now().tzinfo)
+    clock.advance(due - clock.now() + timedelta(seconds=seconds))
+
+
+def test_a_working_caseflow_answers_200_to_anyone_without_signing_in(app, client, people):
+    start_review(people.class1.id, people.counselor1.id)  # a timer waits, not yet due
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"] == "no-store"
+    body = answer.get_json()
+    assert body["status"] == "ok" and body["database"] == "ok" and body["schema"] == "ok"
+    assert body["timers"] == {"overdue": 0, "oldest_overdue_seconds": None}
+    assert body["problems"] == []
+
+
+def test_timers_left_unfired_past_the_grace_fail_the_check_until_a_worker_fires_them(
+        app, client, people):
+    start_review(people.class1.id, people.counselor1.id)
+    _overdue_by(60)  # late, but within the 120 s a worker killed mid-work may take
+    assert client.get("/healthz").status_code == 200
+    _overdue_by(300)
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    body = answer.get_json()
+    assert body["status"] == "failing" and body["timers"]["overdue"] == 1
+    assert body["timers"]["oldest_overdue_seconds"] == 300
+    assert "is `caseflow worker` running?" in body["problems"][0]
+    assert timers.fire_due(clock.now()) == 1
+    assert client.get("/healthz").status_code == 200
+
+
+def test_the_grace_is_configurable(app, people):
+    start_review(people.class1.id, people.counselor1.id)
+    _overdue_by(60)
+    assert health.check().ok
+    app.config["HEALTH_TIMER_GRACE_SECONDS"] = 30
+    result = health.check()
+    assert not result.ok and result.overdue_timers == 1
+
+
+def test_a_grace_that_is_not_a_number_of_seconds_is_refused_at_start(tmp_path):
+    for bad in ("2m", "0", "-5"):
+        with pytest.raises(ValueError, match="CASEFLOW_HEALTH_TIMER_GRACE_SECONDS must be a "
+                                             "whole number of seconds"):
+            config.build(tmp_path, None, {"CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": bad})
+    built = config.build(tmp_path, None, {"CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": "300"})
+    assert built["HEALTH_TIMER_GRACE_SECONDS"] == 300
+
+
+def test_a_schema_behind_the_code_or_ahead_of_it_or_missing_is_named(app, client):
+    [head], _ = health.code_revisions()
+    cases = {"0012": ("behind", "run `caseflow init-db`"),
+             "9999": ("newer", "which this code does not know"),
+             None: ("empty", "has no caseflow schema")}
+    for revision, (schema, words) in cases.items():
+        if revision is None:
+            db.session.execute(text("DELETE FROM alembic_version"))
+        else:
+            db.session.execute(text("UPDATE alembic_version SET version_num = :r"),
+                               {"r": revision})
+        db.session.commit()
+        answer = client.get("/healthz")
+        assert answer.status_code == 503, revision
+        body = answer.get_json()
+        assert body["schema"] == schema and words in body["problems"][0], body
+        if revision is not None:
+            assert revision in body["problems"][0] and head in body["problems"][0]
+    db.session.execute(text("INSERT INTO alembic_version (version_num) VALUES (:r)"),
+                       {"r": head})
+    db.session.commit()
+    assert client.get("/healthz").status_code == 200
+
+
+def test_an_unreachable_database_fails_the_check_without_saying_where_it_is(
+        app, tmp_path: Path):
+    answer = _make_app(tmp_path / "down", UNREACHABLE).test_client().get("/healthz")
+    assert answer.status_code == 503
+    body = answer.get_json()
+    assert body["database"] == "unreachable" and body["status"] == "failing"
+    text_ = answer.get_data(as_text=True)
+    assert "127.0.0.1" not in text_ and "caseflow@" not in text_ and "5432" not in text_
+
+
+def test_the_health_command_exits_1_and_says_why_when_timers_are_late(app, people, tmp_path):
+    from caseflow.cli import main
+
+    env = {k: v for k, v in _env(tmp_path).items() if k.startswith("CASEFLOW_")}
+    healthy = CliRunner().invoke(main, ["health"], env=env)
+    assert healthy.exit_code == 0, healthy.output
+    assert "healthy" in healthy.output and "overdue timers: 0" in healthy.output
+    start_review(people.class1.id, people.counselor1.id)
+    _overdue_by(600)
+    late = CliRunner().invoke(main, ["health"], env=env)
+    assert late.exit_code == 1
+    assert "FAILING" in late.output and "is `caseflow worker` running?" in late.output
+    as_json = CliRunner().invoke(main, ["health", "--json"], env=env)
+    assert as_json.exit_code == 1 and '"overdue": 1' in as_json.output
