@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from alembic.script import ScriptDirectory
@@ -58,7 +58,10 @@ def grace() -> timedelta:
 
 
 def check(now: datetime | None = None) -> Health:
-    """Check the database, the schema's migration and the timers; change nothing."""
+    """Check the database, the schema's migration and the timers; change nothing.
+
+    Ends the session's transaction: call it on its own, not inside a unit of work.
+    """
     now = now or clock.now()
     health = Health(checked_at=now)
     try:
@@ -103,7 +106,6 @@ def _check_timers(health: Health, now: datetime) -> None:
         .where(t.c.state == "waiting", t.c.due_at < now - grace())).one()
     health.overdue_timers = int(count)
     if count:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)  # SQLite
         health.oldest_overdue_seconds = int((now - oldest).total_seconds())
         health.problems.append(
             f"{count} timers (escalations, waits) are overdue, the oldest by "
