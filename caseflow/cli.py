@@ -6,6 +6,7 @@ import functools
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -175,13 +176,35 @@ def bpmn_render(file: str, output: str | None) -> None:
               help="seconds between polls")
 @_database_errors
 def worker(once: bool, interval: float) -> None:
-    """Fire due timers (escalations, waits, retries)."""
+    """Fire due timers (escalations, waits, retries); SIGTERM or Ctrl-C stops it cleanly."""
     from caseflow.services import timers
 
     app = _app()
+    stop = _stop_on_signal()
+    if not once:
+        click.echo(f"caseflow worker: firing due timers, polling every {interval:g} s at most "
+                   f"(database: {_describe_db(app)}); SIGTERM or Ctrl-C stops it cleanly")
     with app.app_context():
-        fired = timers.run_worker(interval, once=once)
-    click.echo(f"fired {fired} timers")
+        fired = timers.run_worker(interval, once=once, stop=stop)
+    click.echo(f"{'stopped after firing' if stop.is_set() else 'fired'} {fired} timers")
+
+
+def _stop_on_signal() -> threading.Event:
+    """Return an event that SIGTERM or SIGINT sets; a second signal ends the process at once.
+
+    A stopped worker finishes the instance in hand and gives back the leases on the rest,
+    so a restart (a deploy, systemd) does not hold escalations for the 60 s lease.
+    """
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        for again in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(again, signal.SIG_DFL)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    return stop
 
 
 @main.command("health")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -47,10 +48,11 @@ def claim_due(now: datetime, limit: int = BATCH, lease: timedelta = LEASE) -> li
     return sorted(set(rows))
 
 
-def _release(instance_id: int) -> None:
+def _release(instance_ids: list[int]) -> None:
+    """Give up the leases on these instances' timers, so any worker may take them now."""
     t = TimerRow.__table__
     db.session.connection().execute(
-        update(t).where(t.c.instance_id == instance_id, t.c.state == "waiting")
+        update(t).where(t.c.instance_id.in_(instance_ids), t.c.state == "waiting")
         .values(lease_until=None))
     db.session.commit()
 
@@ -85,16 +87,21 @@ def _fire_once(instance_id: int, now: datetime) -> int:
     return fired
 
 
-def fire_due(now: datetime | None = None) -> int:
+def fire_due(now: datetime | None = None, stop: threading.Event | None = None) -> int:
     """Fire every timer due at `now` (default: the clock's now); return how many fired.
 
     Claims batches until none is left. An instance that keeps failing keeps its lease, so
     it is tried again when the lease runs out; a lost database connection stops the round.
+    When `stop` is set, the instance in hand is finished and the leases on the rest are
+    given back, so another worker fires them at once instead of after the lease.
     """
     now = now or clock.now()
     total = 0
     while ids := claim_due(now):
-        for instance_id in ids:
+        for i, instance_id in enumerate(ids):
+            if stop is not None and stop.is_set():
+                _release(ids[i:])
+                return total
             # the later of the round's time and the real time: a timer that falls due while
             # the round runs fires too, and its fired_at says when it really fired
             total += _fire_guarded(instance_id, max(now, clock.now()))
@@ -106,7 +113,7 @@ def _fire_guarded(instance_id: int, now: datetime) -> int:
         return fire_instance(instance_id, now)
     except StaleDataError:
         log.info("instance %s kept changing while its timers fired; next round", instance_id)
-        _release(instance_id)
+        _release([instance_id])
     except OperationalError:
         db.session.rollback()
         raise
@@ -131,15 +138,21 @@ def next_due(now: datetime) -> datetime | None:
 
 
 def run_worker(interval: float, once: bool = False,
-               sleep: Callable[[float], None] = time.sleep) -> int:
-    """Poll for due timers until stopped; back off while the database is unreachable.
+               sleep: Callable[[float], Any] | None = None,
+               stop: threading.Event | None = None) -> int:
+    """Poll for due timers until `stop` is set; back off while the database is unreachable.
 
-    Sleeps `interval` seconds between rounds at most, less when a timer falls due sooner.
+    Sleeps `interval` seconds between rounds at most, less when a timer falls due sooner;
+    a stop wakes it at once, and a stop in mid-round finishes the instance in hand.
     """
+    stop = stop or threading.Event()
+    sleep = sleep or stop.wait
     fired, backoff = 0, interval
-    while True:
+    while not stop.is_set():
         try:
-            fired += fire_due(clock.now())
+            fired += fire_due(clock.now(), stop=stop)
+            if stop.is_set():
+                break
             _discovery_job()
             idempotency.purge()
             backoff, pause = interval, _pause(interval)
@@ -150,8 +163,9 @@ def run_worker(interval: float, once: bool = False,
             if once:
                 raise
         if once:
-            return fired
+            break
         sleep(pause)
+    return fired
 
 
 def _discovery_job() -> None:
