@@ -57,9 +57,10 @@ def form_schema(row: TaskRow) -> Schema:
     return schema_cls()
 
 
-def validate(row: TaskRow, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate form data with the task's schema; return JSON-native values."""
-    schema = form_schema(row)
+def validate(row: TaskRow, data: dict[str, Any], schema: Schema | None = None
+             ) -> dict[str, Any]:
+    """Validate form data with the task's schema (made unless given); return JSON-native values."""
+    schema = schema or form_schema(row)
     try:
         loaded = schema.load(data)
     except ValidationError as exc:
@@ -160,8 +161,8 @@ def _complete_once(task_id: int, data: dict[str, Any], user: User, actor: Actor,
     row = get_task(task_id, user)
     if row.state != "ready":
         raise already_done(row)
-    clean = validate(row, data)
     schema = form_schema(row)
+    clean = validate(row, data, schema)
     public, secret = confidential.split(schema, clean)
     instance = db.session.get(WorkflowInstance, row.instance_id)
     case = db.session.get(Case, row.case_id) if row.case_id else None
