@@ -96,10 +96,11 @@ def fire_due(now: datetime | None = None, stop: threading.Event | None = None) -
     given back, so another worker fires them at once instead of after the lease.
     """
     now = now or clock.now()
+    stop = stop or threading.Event()
     total = 0
-    while ids := claim_due(now):
+    while not stop.is_set() and (ids := claim_due(now)):
         for i, instance_id in enumerate(ids):
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 _release(ids[i:])
                 return total
             # the later of the round's time and the real time: a timer that falls due while
