@@ -221,8 +221,9 @@ def health(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     else:
+        overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
         click.echo(f"database: {result.database}; schema: {result.schema}; overdue timers: "
-                   f"{result.overdue_timers}")
+                   f"{overdue}")
         for problem in result.problems:
             click.echo(f"problem: {problem}", err=True)
         click.echo("healthy" if result.ok else "FAILING")

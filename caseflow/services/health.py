@@ -31,8 +31,8 @@ class Health:
     """The answers of one check; `problems` says, in words, what is wrong."""
 
     database: str = "ok"
-    schema: str = "ok"
-    overdue_timers: int = 0
+    schema: str = "unknown"  # until read; "ok", "behind", "newer" or "empty" once it is
+    overdue_timers: int | None = None  # None: not counted (the database or schema failed)
     oldest_overdue_seconds: int | None = None
     checked_at: datetime | None = None
     problems: list[str] = field(default_factory=list)
@@ -85,6 +85,7 @@ def _check_schema(health: Health) -> None:
         current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     heads, known = code_revisions()
     if current == set(heads):
+        health.schema = "ok"
         return
     if not current:
         health.schema = "empty"

@@ -88,6 +88,7 @@ def test_a_schema_behind_the_code_or_ahead_of_it_or_missing_is_named(app, client
         assert answer.status_code == 503, revision
         body = answer.get_json()
         assert body["schema"] == schema and words in body["problems"][0], body
+        assert body["timers"]["overdue"] is None  # not counted on a schema it does not know
         if revision is not None:
             assert revision in body["problems"][0] and head in body["problems"][0]
     db.session.execute(text("INSERT INTO alembic_version (version_num) VALUES (:r)"),
@@ -102,6 +103,7 @@ def test_an_unreachable_database_fails_the_check_without_saying_where_it_is(
     assert answer.status_code == 503
     body = answer.get_json()
     assert body["database"] == "unreachable" and body["status"] == "failing"
+    assert body["schema"] == "unknown" and body["timers"]["overdue"] is None  # never read
     text_ = answer.get_data(as_text=True)
     assert "127.0.0.1" not in text_ and "caseflow@" not in text_ and "5432" not in text_
 
