@@ -111,20 +111,23 @@ def _open_demo_cases() -> Iterator[str]:
     yield from demo_cases.open_all()
 
 
-def start_worker(app: Flask, interval: float = 2.0) -> threading.Thread:
-    """Fire due timers in a background thread while the demo serves requests."""
-    from caseflow.services import screening, timers
+def start_worker(app: Flask, interval: float = 2.0,
+                 stop: threading.Event | None = None) -> threading.Thread:
+    """Run `caseflow worker`'s loop in a background thread until `stop` is set (or the
+    demo ends)."""
+    from caseflow.services import timers
+
+    stop = stop or threading.Event()
 
     def loop() -> None:
-        stop = threading.Event()
-        while not stop.wait(interval):
+        while not stop.is_set():
             with app.app_context():
                 try:
-                    timers.fire_due(clock.now())
-                    screening.worker_job(clock.now())
+                    timers.run_worker(interval, stop=stop)
                 except Exception:  # keep the demo's worker alive; the next round retries
                     log.exception("demo worker: firing timers failed")
                     db.session.rollback()
+            stop.wait(interval)
 
     thread = threading.Thread(target=loop, name="caseflow-worker", daemon=True)
     thread.start()
