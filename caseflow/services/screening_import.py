@@ -51,6 +51,7 @@ from caseflow.services import (
     commit_work,
     runner,
     screening,
+    sheet_templates,
     sheets,
 )
 from workflows import class_screening as cs
@@ -138,8 +139,8 @@ def template(class_code: str, kind: str = "xlsx", user: User | None = None,
     people = roster(sc)
     name = f"摸排_{people.round_no}_{class_code}.{kind}"
     if kind == "csv":
-        return name, sheets.template_csv(people)
-    return name, sheets.template_xlsx(people, screening.vocab())
+        return name, sheet_templates.template_csv(people)
+    return name, sheet_templates.template_xlsx(people, screening.vocab())
 
 
 def import_sheet(class_code: str, data: bytes, user: User, actor: Actor,
