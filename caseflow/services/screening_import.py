@@ -6,26 +6,19 @@ class screening task completed with a summary (follow-up dates become reminder t
 After that commit each flagged student's case is opened or the finding attached
 (`cases.register` commits per student); the entry keeps the case, so sending the same
 sheet again creates nothing twice and only finishes what an interrupted import left.
-
-`import_many` takes a whole round's sheets (a college's, or the school's) at once: the
-sheets are read in worker processes while this one writes, and written in chunks of one
-commit each; every sheet is still all or nothing on its own.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow import access, audit, clock, timefmt
@@ -77,16 +70,6 @@ class ImportResult:
     filing_error: str | None = None  # a flagged student's case could not be opened yet
 
 
-@dataclass(frozen=True)
-class Upload:
-    """One sheet of a batch: for which class, its bytes, and who sends it."""
-
-    class_code: str
-    data: bytes
-    user: User
-    actor: Actor
-
-
 def find_class(class_code: str, round_id: int | None = None) -> ScreeningClass:
     """Return a class's screening in a round (default: the latest round that has it)."""
     query = (select(ScreeningClass).join(Klass, Klass.id == ScreeningClass.class_id)
@@ -126,7 +109,8 @@ def roster(sc: ScreeningClass) -> sheets.Roster:
     return rosters([sc])[sc.id]
 
 
-def _check_user(user: User | None, sc: ScreeningClass) -> None:
+def check_user(user: User | None, sc: ScreeningClass) -> None:
+    """Refuse a user who may not screen this class (no user: the CLI, allowed)."""
     if user is not None and not access.may_screen_class(user, sc.class_id, sc.college_id):
         raise Forbidden("only the class's counselor or college officer may do this")
 
@@ -135,7 +119,7 @@ def template(class_code: str, kind: str = "xlsx", user: User | None = None,
              round_id: int | None = None) -> tuple[str, bytes]:
     """Return (file name, content) of a class's template (.xlsx or .csv)."""
     sc = find_class(class_code, round_id)
-    _check_user(user, sc)
+    check_user(user, sc)
     people = roster(sc)
     name = f"摸排_{people.round_no}_{class_code}.{kind}"
     if kind == "csv":
@@ -147,10 +131,10 @@ def import_sheet(class_code: str, data: bytes, user: User, actor: Actor,
                  round_id: int | None = None) -> ImportResult:
     """Import an uploaded .xlsx/.csv sheet for a class, or raise SheetRejected."""
     sc = find_class(class_code, round_id)
-    _check_user(user, sc)
+    check_user(user, sc)
     people = roster(sc)
     kind, lines = sheets.read(data, screening.max_upload(), people)
-    return _take_one(sc, people, lines, kind, user, actor, screening.vocab())
+    return take_one(sc, people, lines, kind, user, actor, screening.vocab())
 
 
 def submit_rows(screening_class_id: int, rows: list[dict[str, Any]], user: User,
@@ -160,11 +144,11 @@ def submit_rows(screening_class_id: int, rows: list[dict[str, Any]], user: User,
     sc = db.session.get(ScreeningClass, screening_class_id)
     if sc is None:
         raise NotFound(f"no class screening {screening_class_id}")
-    _check_user(user, sc)
+    check_user(user, sc)
     lines = [(0, list(cs.COLUMNS))] + [(n, [r.get(k) for k in KEYS])
                                         for n, r in enumerate(rows, 1)]
-    return _take_one(sc, roster(sc), lines, "form", user, actor, screening.vocab(),
-                     before_commit)
+    return take_one(sc, roster(sc), lines, "form", user, actor, screening.vocab(),
+                    before_commit)
 
 
 def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor,
@@ -183,11 +167,12 @@ def complete_task(task_id: int, data: dict[str, Any], user: User, actor: Actor,
     return row
 
 
-def _take_one(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, kind: str,
-              user: User, actor: Actor, words: sheets.Vocab,
-              before_commit: Callable[[ImportResult], None] | None = None) -> ImportResult:
+def take_one(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, kind: str,
+             user: User, actor: Actor, words: sheets.Vocab,
+             before_commit: Callable[[ImportResult], None] | None = None) -> ImportResult:
+    """Check and write one class's lines in their own commit, then file its flagged cases."""
     try:
-        result = _take(sc, people, lines, kind, user, actor, words)
+        result = take(sc, people, lines, kind, user, actor, words)
         if not result.already:
             commit_work(result, before_commit)
     except (IntegrityError, StaleDataError, EngineError) as exc:
@@ -201,8 +186,8 @@ def _take_one(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, ki
     return result
 
 
-def _take(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, kind: str,
-          user: User, actor: Actor, words: sheets.Vocab) -> ImportResult:
+def take(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, kind: str,
+         user: User, actor: Actor, words: sheets.Vocab) -> ImportResult:
     """Check the lines and write them (no commit); a sheet sent again writes nothing."""
     elsewhere = _elsewhere(set(sheets.student_numbers(lines))
                            - {s.student_no for s in people.students})
@@ -303,8 +288,9 @@ def file_flagged(sc: ScreeningClass, user: User, actor: Actor, commit: bool = Tr
 def file_pending(limit: int = 200) -> tuple[int, int]:
     """Open the cases imports left open: flagged entries without a case (the worker job).
 
-    An import done with `file_cases=False`, or one whose filing was interrupted, leaves
-    them; each is filed as the person who entered it. Returns (opened, attached).
+    An import done with `file_cases=False` (`screening_batch.import_many`), or one whose
+    filing was interrupted, leaves them; each is filed as the person who entered it.
+    Returns (opened, attached).
     """
     pending = db.session.execute(
         select(ScreeningEntry.screening_class_id, ScreeningEntry.entered_by)
@@ -336,109 +322,3 @@ def _registration(entry: ScreeningEntry) -> dict[str, Any]:
     else:
         data["fraud_type"] = entry.fraud_type
     return data
-
-
-# -- many sheets at once ---------------------------------------------------------------
-
-Outcome = ImportResult | ServiceError
-
-
-def _read_job(job: tuple[bytes, int, sheets.Roster | None]) -> Any:
-    """Read one sheet (in a worker process); return its lines, or the problems."""
-    try:
-        return sheets.read(*job)
-    except sheets.SheetRejected as exc:
-        return exc.problems
-
-
-def _read_all(jobs: list[tuple[bytes, int, sheets.Roster | None]], workers: int
-              ) -> Iterator[Any]:
-    if workers <= 1 or len(jobs) < 2 * workers:
-        yield from map(_read_job, jobs)
-        return
-    # fork: the children only parse bytes; they never touch the database and leave by
-    # os._exit, so the parent's connections are left alone.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(_read_job, jobs, chunksize=8)
-
-
-def import_many(uploads: list[Upload], round_id: int | None = None, workers: int = 1,
-                chunk: int = 100, file_cases: bool = True) -> list[Outcome]:
-    """Import many classes' sheets; return per sheet its result or why it was refused.
-
-    With `file_cases` False the flagged students' cases are left to `file_pending` (the
-    worker job), so the sheets are in at once and the cases follow within seconds.
-    `workers` > 1 forks reader processes: for the CLI and batch jobs, not in a request.
-    """
-    found = dict(db.session.execute(
-        select(Klass.code, ScreeningClass.id).join(Klass, Klass.id == ScreeningClass.class_id)
-        .where(Klass.code.in_({u.class_code for u in uploads}),
-               *([ScreeningClass.round_id == round_id] if round_id else []))
-        .order_by(ScreeningClass.round_id)).all())  # the latest round wins
-    # Rosters are plain values: no ORM object stays in the session for the whole batch,
-    # so the many commits (one per flagged student) have little to expire.
-    people = rosters(db.session.scalars(select(ScreeningClass).options(
-        joinedload(ScreeningClass.klass)).where(ScreeningClass.id.in_(found.values()))).all())
-    words, limit = screening.vocab(), screening.max_upload()
-    jobs = [(u.data, limit, people.get(found.get(u.class_code, 0))) for u in uploads]
-    results: list[Outcome] = []
-    batch: list[tuple[int, Upload, int, tuple[str, sheets.Lines]]] = []
-    for upload, read in zip(uploads, _read_all(jobs, workers), strict=True):
-        results.append(NotFound(f"class {upload.class_code!r} is in no screening round"))
-        if upload.class_code not in found:
-            continue
-        if isinstance(read, list):
-            results[-1] = sheets.SheetRejected(read)
-            continue
-        batch.append((len(results) - 1, upload, found[upload.class_code], read))
-        if len(batch) >= chunk:
-            _write_batch(batch, people, words, results, file_cases)
-            batch = []
-    _write_batch(batch, people, words, results, file_cases)
-    return results
-
-
-def _write_batch(batch: list[Any], people: dict[int, sheets.Roster], words: sheets.Vocab,
-                 results: list[Outcome], file_cases: bool) -> None:
-    """Write a chunk in one commit; if a write fails, redo its sheets one by one."""
-    classes, loaded = _load_chunk([sc_id for _, _, sc_id, _ in batch])
-    batch = [(index, upload, classes[sc_id], read) for index, upload, sc_id, read in batch]
-    try:
-        for index, upload, sc, (kind, lines) in batch:
-            results[index] = _attempt(_take, sc, people[sc.id], lines, kind, upload, words)
-        db.session.commit()
-        del loaded  # what the filing's many commits need not expire
-    except (IntegrityError, StaleDataError, EngineError):
-        db.session.rollback()
-        for index, upload, sc, (kind, lines) in batch:
-            results[index] = _attempt(_take_one, sc, people[sc.id], lines, kind, upload, words)
-        return
-    for index, upload, sc, _ in batch:
-        result = results[index]
-        if file_cases and isinstance(result, ImportResult) and (sc.flagged or result.already):
-            try:
-                result.cases_opened, result.findings_attached = file_flagged(
-                    sc, upload.user, upload.actor, commit=False)
-            except ServiceError as exc:  # refused before it wrote: the rest still counts
-                result.filing_error = str(exc)
-    db.session.commit()
-
-
-def _load_chunk(ids: list[int]) -> tuple[dict[int, ScreeningClass], list[Any]]:
-    """Load a chunk's classes, tasks and instances in three queries (then found by id)."""
-    classes = {sc.id: sc for sc in db.session.scalars(
-        select(ScreeningClass).where(ScreeningClass.id.in_(ids)))}
-    tasks = db.session.scalars(select(TaskRow).where(
-        TaskRow.id.in_([sc.task_id for sc in classes.values() if sc.task_id]))).all()
-    instances = db.session.scalars(select(WorkflowInstance).where(
-        WorkflowInstance.id.in_([t.instance_id for t in tasks]))).all()
-    return classes, [*tasks, *instances]
-
-
-def _attempt(step: Any, sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines,
-             kind: str, upload: Upload, words: sheets.Vocab) -> Outcome:
-    try:
-        _check_user(upload.user, sc)
-        return step(sc, people, lines, kind, upload.user, upload.actor, words)
-    except ServiceError as exc:
-        return exc

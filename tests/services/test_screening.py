@@ -23,6 +23,7 @@ from caseflow.models import (
     TaskRow,
 )
 from caseflow.services import Forbidden, ValidationFailed, cases, screening, setup, timers
+from caseflow.services import screening_batch as batch
 from caseflow.services import screening_import as imports
 from caseflow.services import tasks as task_service
 from caseflow.services.sheets import SheetRejected
@@ -250,15 +251,15 @@ def test_the_timer_starts_the_next_round_once_per_cycle(world):
 def test_many_sheets_at_once_each_all_or_nothing(world):
     start(world)
     counselor = world.counselor1
-    good = imports.Upload("K2", xlsx([["2024000201", "李四", "谈话"]]), world.counselor2,
-                          actor(world.counselor2))
-    bad = imports.Upload("K1", xlsx([["2024000101", "张三", "谈话"]]), counselor,
-                         actor(counselor))
-    flagged = imports.Upload("K3", xlsx([["2024000301", "王五", "标记", "涉诈隐患",
-                                          "网络贷款/校园贷", "使用网贷"]]), world.counselor3,
-                             actor(world.counselor3))
-    unknown = imports.Upload("K9", b"", counselor, actor(counselor))
-    results = imports.import_many([good, bad, flagged, unknown], chunk=2)
+    good = batch.Upload("K2", xlsx([["2024000201", "李四", "谈话"]]), world.counselor2,
+                        actor(world.counselor2))
+    bad = batch.Upload("K1", xlsx([["2024000101", "张三", "谈话"]]), counselor,
+                       actor(counselor))
+    flagged = batch.Upload("K3", xlsx([["2024000301", "王五", "标记", "涉诈隐患",
+                                        "网络贷款/校园贷", "使用网贷"]]), world.counselor3,
+                           actor(world.counselor3))
+    unknown = batch.Upload("K9", b"", counselor, actor(counselor))
+    results = batch.import_many([good, bad, flagged, unknown], chunk=2)
     assert results[0].entries == 1 and results[2].cases_opened == 1
     assert isinstance(results[1], SheetRejected)
     assert [p.code for p in results[1].problems] == ["missing_student"]
@@ -307,8 +308,8 @@ def test_the_cli_starts_a_round_hands_out_a_template_and_imports_it(world, app, 
 def test_cases_left_by_an_import_are_filed_by_the_worker_job(world):
     start(world)
     rows = [["2024000301", "王五", "标记", "受骗", "冒充公检法", "被骗 2 万元"]]
-    [result] = imports.import_many([imports.Upload("K3", xlsx(rows), world.counselor3,
-                                                   actor(world.counselor3))], file_cases=False)
+    [result] = batch.import_many([batch.Upload("K3", xlsx(rows), world.counselor3,
+                                               actor(world.counselor3))], file_cases=False)
     assert (result.entries, result.cases_opened) == (1, 0)
     assert db.session.scalar(select(func.count(Case.id))) == 0
     scoped, filed, started = screening.worker_job()
@@ -322,12 +323,12 @@ def test_cases_left_by_an_import_are_filed_by_the_worker_job(world):
 
 def test_sheets_read_in_worker_processes_give_the_same_results(world):
     start(world)
-    uploads = [imports.Upload(code, xlsx(rows), user, actor(user)) for code, rows, user in (
+    uploads = [batch.Upload(code, xlsx(rows), user, actor(user)) for code, rows, user in (
         ("K1", [["2024000101", "张三", "谈话"]], world.counselor1),  # 周九 is missing
         ("K2", [["2024000201", "李四", "谈话"]], world.counselor2),
         ("K3", [["2024000301", "王五", "谈话"]], world.counselor3),
         ("K4", [["2025000101", "孙八", "谈话"]], world.officer1))]
-    results = imports.import_many(uploads, workers=2)
+    results = batch.import_many(uploads, workers=2)
     assert [type(r).__name__ for r in results] == [
         "SheetRejected", "ImportResult", "ImportResult", "ImportResult"]
     assert [p.code for p in results[0].problems] == ["missing_student"]
