@@ -40,7 +40,13 @@ from caseflow.models import (  # noqa: E402
     User,
     UserRole,
 )
-from caseflow.services import runner, screening, screening_import, setup  # noqa: E402
+from caseflow.services import (  # noqa: E402
+    runner,
+    screening,
+    screening_batch,
+    screening_import,
+    setup,
+)
 from caseflow.services.auth import hash_password  # noqa: E402
 
 COLLEGES = 20
@@ -175,8 +181,8 @@ def import_all(sheets: list[tuple[str, int, bytes]], single: bool, workers: int,
             screening_import.import_sheet(code, data, users[counselor], actors[counselor])
             times.append(time.perf_counter() - s)
     else:
-        results = screening_import.import_many(
-            [screening_import.Upload(code, data, users[c], actors[c]) for code, c, data in sheets],
+        results = screening_batch.import_many(
+            [screening_batch.Upload(code, data, users[c], actors[c]) for code, c, data in sheets],
             workers=workers, file_cases=not defer)
         refused = [r for r in results if not isinstance(r, screening_import.ImportResult)]
         assert not refused, refused[:3]
