@@ -11,7 +11,7 @@ from flask import Flask
 from flask_migrate import Migrate
 
 from caseflow import config as _config
-from caseflow.db import db
+from caseflow.db import db, keep_prepared_statements
 
 __all__ = ["create_app", "db"]
 
@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(_config.build(Path(app.instance_path), config, os.environ))
     _prepare_sqlite_dir(app)
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            keep_prepared_statements(engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
 
     from caseflow import web

@@ -1,12 +1,15 @@
-"""The SQLAlchemy handle, and per-connection settings for SQLite."""
+"""The SQLAlchemy handle, per-connection settings for SQLite, and prepared statements kept
+on PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+import weakref
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -39,3 +42,61 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+# -- PostgreSQL: keep prepared statements across read-only requests -----------------------
+
+# the DBAPI connections whose running transaction has only read so far
+_READ_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()
+_SELECT = re.compile(r"\s*SELECT\s", re.IGNORECASE)
+_LOCKS = re.compile(r"\sFOR\s+(UPDATE|SHARE|NO\s+KEY|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+def keep_prepared_statements(engine: Engine) -> None:
+    """End a PostgreSQL transaction that only read with COMMIT instead of ROLLBACK.
+
+    psycopg prepares a statement once it has run five times on a connection, and drops
+    every prepared statement on any ROLLBACK. A page that only reads ends its transaction
+    with a rollback, so without this nothing stayed prepared and PostgreSQL parsed and
+    planned every statement of every request: half of its time on the inbox and task pages.
+    For a transaction that ran nothing but plain SELECTs (no row locks) a commit has the
+    same outcome as a rollback. Anything else, or a transaction in error, is rolled back.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    from psycopg.pq import TransactionStatus
+
+    dialect = engine.dialect
+    rollback = type(dialect).do_rollback
+
+    def do_rollback(connection: Any) -> None:
+        raw = connection.dbapi_connection
+        if raw in _READ_ONLY and raw.info.transaction_status == TransactionStatus.INTRANS:
+            _READ_ONLY.discard(raw)
+            raw.commit()
+        else:
+            rollback(dialect, connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
+@event.listens_for(Engine, "begin")
+def _transaction_begins(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        _READ_ONLY.add(conn.connection.dbapi_connection)
+
+
+@event.listens_for(Engine, "commit")
+def _transaction_commits(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        _READ_ONLY.discard(conn.connection.dbapi_connection)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                 executemany: bool) -> None:
+    # anything but one plain SELECT (a write, SET, a CTE, a lock, several statements)
+    if conn.dialect.name == "postgresql" and (
+            not _SELECT.match(statement) or _LOCKS.search(statement)
+            or ";" in statement.rstrip().rstrip(";")):
+        _READ_ONLY.discard(conn.connection.dbapi_connection)
