@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import signal
 import sys
@@ -243,12 +244,34 @@ def health(as_json: bool) -> None:
 def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
     """Serve caseflow under gunicorn (production); run `caseflow worker` beside it."""
     app = _app()
+    _warm_up(app)
     click.echo(f"caseflow on http://{bind}/ with {workers} workers x {threads} threads "
                f"(database: {_describe_db(app)})")
     _run_gunicorn(app, {"bind": bind, "workers": workers, "threads": threads,
                         "worker_class": "gthread" if threads > 1 else "sync",
                         "timeout": timeout, "preload_app": True, "accesslog": None,
                         "errorlog": "-", "post_fork": _after_fork(app)})
+
+
+def _warm_up(app: Flask) -> None:
+    """Do once in the master what every worker would do on its first requests.
+
+    The workers fork from here: they share the parsed process specs and compiled
+    templates, and `gc.freeze` keeps these long-lived objects out of every later garbage
+    collection (full collections of a worker's heap were most of its GC time) and
+    leaves their memory pages shared between the workers.
+    """
+    from caseflow.db import db
+    from caseflow.services import runner
+
+    with app.app_context():
+        runner.warm_up()
+        db.session.remove()
+        db.engine.dispose()  # no connection of the master's may reach a worker
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)
+    gc.collect()
+    gc.freeze()
 
 
 def _describe_db(app: Flask) -> str:

@@ -50,6 +50,10 @@ class SpecCache:
                 self._items[key] = found
             return found
 
+    def parsed_keys(self) -> list[str]:
+        """Return the keys ("process_id:source_hash") of the specs parsed so far."""
+        return list(self._items)
+
     def clear(self) -> None:
         """Forget every cached spec (tests)."""
         with self._lock:
