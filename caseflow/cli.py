@@ -254,7 +254,8 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
 
 
 def _warm_up(app: Flask) -> None:
-    """Do once in the master what every worker would do on its first requests.
+    """Do once in the master what every worker would do on its first requests; refuse a
+    database whose schema is not this code's (empty, behind or newer).
 
     The workers fork from here: they share the parsed process specs and compiled
     templates, and `gc.freeze` keeps these long-lived objects out of every later garbage
@@ -262,9 +263,12 @@ def _warm_up(app: Flask) -> None:
     leaves their memory pages shared between the workers.
     """
     from caseflow.db import db
-    from caseflow.services import runner
+    from caseflow.services import health, runner
 
     with app.app_context():
+        problems = health.schema_problems()
+        if problems:
+            raise click.ClickException("; ".join(problems))
         runner.warm_up()
         db.session.remove()
         db.engine.dispose()  # no connection of the master's may reach a worker

@@ -78,6 +78,16 @@ def check(now: datetime | None = None) -> Health:
     return health
 
 
+def schema_problems() -> list[str]:
+    """Return what keeps this code from using the database's schema (nothing when current).
+
+    Raises DBAPIError when the database cannot be reached.
+    """
+    health = Health()
+    _check_schema(health)
+    return health.problems
+
+
 def _check_schema(health: Health) -> None:
     conn = db.session.connection()
     current: set[str] = set()

@@ -89,3 +89,12 @@ def test_a_worker_stopped_while_it_boots_ends_at_once_not_after_the_graceful_tim
     assert os.waitstatus_to_exitcode(_boot_worker(True, False)) == 0
     assert os.waitstatus_to_exitcode(_boot_worker(False, True)) == -signal.SIGTERM
     assert os.waitstatus_to_exitcode(_boot_worker(False, False)) == 3  # no stop: it boots on
+
+
+def test_serve_refuses_a_database_without_caseflow_schema(app, tmp_path):
+    env = {**_env(tmp_path), "CASEFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    done = subprocess.run([CASEFLOW, "serve", "--bind", f"127.0.0.1:{_free_port()}"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "the database has no caseflow schema: run `caseflow init-db`" in done.stderr
+    assert "Booting worker" not in done.stdout + done.stderr
