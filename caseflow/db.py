@@ -71,8 +71,9 @@ def keep_prepared_statements(engine: Engine) -> None:
 
     def do_rollback(connection: Any) -> None:
         raw = connection.dbapi_connection
-        if raw in _READ_ONLY and raw.info.transaction_status == TransactionStatus.INTRANS:
-            _READ_ONLY.discard(raw)
+        only_read = raw in _READ_ONLY
+        _READ_ONLY.discard(raw)
+        if only_read and raw.info.transaction_status == TransactionStatus.INTRANS:
             raw.commit()
         else:
             rollback(dialect, connection)
