@@ -266,7 +266,7 @@ def _warm_up(app: Flask) -> None:
     from caseflow.services import health, runner
 
     with app.app_context():
-        problems = health.schema_problems()
+        _, problems = health.schema_state()
         if problems:
             raise click.ClickException("; ".join(problems))
         runner.warm_up()

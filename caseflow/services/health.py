@@ -65,7 +65,8 @@ def check(now: datetime | None = None) -> Health:
     now = now or clock.now()
     health = Health(checked_at=now)
     try:
-        _check_schema(health)
+        health.schema, problems = schema_state()
+        health.problems += problems
         if health.schema == "ok":
             _check_timers(health, now)
     except DBAPIError as exc:
@@ -78,36 +79,25 @@ def check(now: datetime | None = None) -> Health:
     return health
 
 
-def schema_problems() -> list[str]:
-    """Return what keeps this code from using the database's schema (nothing when current).
+def schema_state() -> tuple[str, list[str]]:
+    """Return the schema's state ("ok", "empty", "newer" or "behind") and its problems.
 
     Raises DBAPIError when the database cannot be reached.
     """
-    health = Health()
-    _check_schema(health)
-    return health.problems
-
-
-def _check_schema(health: Health) -> None:
     conn = db.session.connection()
     current: set[str] = set()
     if inspect(conn).has_table("alembic_version"):
         current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     heads, known = code_revisions()
     if current == set(heads):
-        health.schema = "ok"
-        return
+        return "ok", []
     if not current:
-        health.schema = "empty"
-        health.problems.append("the database has no caseflow schema: run `caseflow init-db`")
-    elif current - known:
-        health.schema = "newer"
-        health.problems.append(f"the database is at migration {_names(current)}, which this "
-                               f"code does not know (it expects {_names(heads)})")
-    else:
-        health.schema = "behind"
-        health.problems.append(f"the database is at migration {_names(current)}; this code "
-                               f"needs {_names(heads)}: run `caseflow init-db`")
+        return "empty", ["the database has no caseflow schema: run `caseflow init-db`"]
+    if current - known:
+        return "newer", [f"the database is at migration {_names(current)}, which this code "
+                         f"does not know (it expects {_names(heads)})"]
+    return "behind", [f"the database is at migration {_names(current)}; this code needs "
+                      f"{_names(heads)}: run `caseflow init-db`"]
 
 
 def _check_timers(health: Health, now: datetime) -> None:
