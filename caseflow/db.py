@@ -78,26 +78,19 @@ def keep_prepared_statements(engine: Engine) -> None:
         else:
             rollback(dialect, connection)
 
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
-
-
-@event.listens_for(Engine, "begin")
-def _transaction_begins(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
+    def begins(conn: Connection) -> None:
         _READ_ONLY.add(conn.connection.dbapi_connection)
 
-
-@event.listens_for(Engine, "commit")
-def _transaction_commits(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
+    def commits(conn: Connection) -> None:
         _READ_ONLY.discard(conn.connection.dbapi_connection)
 
+    def executes(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        # anything but one plain SELECT (a write, SET, a CTE, a lock, several statements)
+        if (not _SELECT.match(statement) or _LOCKS.search(statement)
+                or ";" in statement.rstrip().rstrip(";")):
+            _READ_ONLY.discard(conn.connection.dbapi_connection)
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _note_writes(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
-                 executemany: bool) -> None:
-    # anything but one plain SELECT (a write, SET, a CTE, a lock, several statements)
-    if conn.dialect.name == "postgresql" and (
-            not _SELECT.match(statement) or _LOCKS.search(statement)
-            or ";" in statement.rstrip().rstrip(";")):
-        _READ_ONLY.discard(conn.connection.dbapi_connection)
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(engine, "begin", begins)
+    event.listen(engine, "commit", commits)
+    event.listen(engine, "before_cursor_execute", executes)
