@@ -151,11 +151,11 @@ def screening_import_cmd(class_code: str, file: str, username: str | None,
 def screening_late(round_id: int | None) -> None:
     """List the classes past the due date and the students not reached."""
     from caseflow import timefmt
-    from caseflow.services import screening
+    from caseflow.services import screening_progress as progress
 
     with _app_context():
-        late = screening.late_classes(round_id)
-        unreached = screening.unreached_students(round_id)
+        late = progress.late_classes(round_id)
+        unreached = progress.unreached_students(round_id)
         click.echo(f"{len(late)} late classes")
         for c in late:
             click.echo(f"  {c.college} {c.class_code} {c.class_name}: due "

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -30,7 +30,6 @@ from caseflow.models import (
     Lookup,
     ScreeningClass,
     ScreeningCollege,
-    ScreeningEntry,
     ScreeningRound,
     Student,
     TaskRow,
@@ -49,7 +48,6 @@ from caseflow.services import (
     sheets,
 )
 from caseflow.services import tasks as task_service
-from workflows import class_screening as cs
 
 COHORTS = ("all", "freshmen", "interns", "key_groups")
 CLASS_PROCESS, ROUND_PROCESS = "class_screening", "screening_round"
@@ -276,103 +274,6 @@ def worker_job(now: datetime | None = None) -> tuple[int, int, ScreeningRound | 
     scoped = scope_open_tasks()
     filed = sum(screening_import.file_pending())
     return scoped, filed, start_if_due(now)
-
-
-# -- what the lead office and the colleges see --------------------------------------------
-
-@dataclass(frozen=True)
-class ClassProgress:
-    """One class of a round, as the lists show it."""
-
-    screening_class_id: int
-    class_code: str
-    class_name: str
-    college: str
-    counselor_id: int | None
-    students: int
-    state: str
-    due_at: datetime
-    late: bool
-
-
-@dataclass(frozen=True)
-class Unreached:
-    """A student not reached in a round."""
-
-    student_no: str
-    name: str
-    class_code: str
-    college: str
-    reason: str | None
-    followup_on: Any
-
-
-def latest_round() -> ScreeningRound | None:
-    """Return the most recently started round."""
-    return db.session.scalar(select(ScreeningRound).order_by(ScreeningRound.id.desc()).limit(1))
-
-
-def _round(round_id: int | None, user: User | None) -> tuple[ScreeningRound, Any]:
-    rnd = db.session.get(ScreeningRound, round_id) if round_id else latest_round()
-    if rnd is None:
-        raise NotFound("no screening round")
-    if user is None or access.may_see_round(user):
-        return rnd, true()
-    if access.may_see_round(user, user.college_id):
-        return rnd, ScreeningClass.college_id == user.college_id
-    raise Forbidden("your role may not see screening rounds")
-
-
-def classes(round_id: int | None = None, user: User | None = None, late_only: bool = False
-            ) -> list[ClassProgress]:
-    """List a round's classes (late ones: open past the due date), by college and class."""
-    rnd, scope = _round(round_id, user)
-    now = clock.now()
-    conds = [ScreeningClass.round_id == rnd.id, scope]
-    if late_only:
-        conds += [ScreeningClass.state == "open", ScreeningClass.due_at < now]
-    rows = db.session.execute(
-        select(ScreeningClass, Klass, College.name).join(Klass, Klass.id == ScreeningClass.class_id)
-        .join(College, College.id == ScreeningClass.college_id).where(*conds)
-        .order_by(College.code, Klass.code)).all()
-    return [ClassProgress(sc.id, k.code, k.name, college, sc.counselor_id, sc.students,
-                          sc.state, sc.due_at, sc.state == "open" and sc.due_at < now)
-            for sc, k, college in rows]
-
-
-def late_classes(round_id: int | None = None, user: User | None = None) -> list[ClassProgress]:
-    """List the classes whose screening is past the round's due date and not done."""
-    return classes(round_id, user, late_only=True)
-
-
-def unreached_students(round_id: int | None = None, user: User | None = None
-                       ) -> list[Unreached]:
-    """List the students a round could not reach, with the reason and follow-up date."""
-    rnd, scope = _round(round_id, user)
-    rows = db.session.execute(
-        select(Student.student_no, Student.name, Klass.code, College.name,
-               ScreeningEntry.reason, ScreeningEntry.followup_on)
-        .join(Student, Student.id == ScreeningEntry.student_id)
-        .join(ScreeningClass, ScreeningClass.id == ScreeningEntry.screening_class_id)
-        .join(Klass, Klass.id == ScreeningEntry.class_id)
-        .join(College, College.id == ScreeningClass.college_id)
-        .where(ScreeningEntry.round_id == rnd.id, ScreeningEntry.status == "not_reached", scope)
-        .order_by(College.code, Klass.code, Student.student_no)).all()
-    return [Unreached(*row) for row in rows]
-
-
-def coverage(round_id: int | None = None, user: User | None = None) -> dict[str, Any]:
-    """Count a round's coverage per student: in scope, covered, and by status."""
-    rnd, scope = _round(round_id, user)
-    in_scope = db.session.scalar(select(func.coalesce(func.sum(ScreeningClass.students), 0))
-                                 .where(ScreeningClass.round_id == rnd.id, scope))
-    by_status = dict(db.session.execute(
-        select(ScreeningEntry.status, func.count(ScreeningEntry.id))
-        .join(ScreeningClass, ScreeningClass.id == ScreeningEntry.screening_class_id)
-        .where(ScreeningEntry.round_id == rnd.id, scope).group_by(ScreeningEntry.status)).all())
-    return {"round": rnd.number, "students": int(in_scope or 0),
-            "covered": sum(by_status.values()), **{s: by_status.get(s, 0)
-                                                   for s in cs.STATUS_CHOICES}}
 
 
 # -- the college officer's review ----------------------------------------------------------

@@ -1,13 +1,15 @@
-"""What the screening screens show: the rounds, a class's task, a college's progress.
+"""What the screening screens and reports show: a round's classes, late classes, unreached
+students and coverage; the list of rounds, a class's task, a college's progress.
 
 Read-only views over `screening_round` / `screening_class` / `screening_entry`, scoped
-like `screening.classes`: the readers of rounds see the school, a college officer their
-college; anyone else is refused (`Forbidden`, which the screens answer with 404).
+alike: the readers of rounds see the school, a college officer their college; anyone else
+is refused (`Forbidden`, which the screens answer with 404).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, true
@@ -16,15 +18,110 @@ from caseflow import access, clock
 from caseflow.db import db
 from caseflow.models import (
     College,
+    Klass,
     ScreeningClass,
     ScreeningCollege,
+    ScreeningEntry,
     ScreeningRound,
+    Student,
     TaskRow,
     User,
 )
-from caseflow.services import Forbidden, NotFound, screening
+from caseflow.services import Forbidden, NotFound
+from workflows import class_screening as cs
 
 ROUND_PAGE = 50  # the rounds page lists the latest fifty
+
+
+@dataclass(frozen=True)
+class ClassProgress:
+    """One class of a round, as the lists show it."""
+
+    screening_class_id: int
+    class_code: str
+    class_name: str
+    college: str
+    counselor_id: int | None
+    students: int
+    state: str
+    due_at: datetime
+    late: bool
+
+
+@dataclass(frozen=True)
+class Unreached:
+    """A student not reached in a round."""
+
+    student_no: str
+    name: str
+    class_code: str
+    college: str
+    reason: str | None
+    followup_on: Any
+
+
+def latest_round() -> ScreeningRound | None:
+    """Return the most recently started round."""
+    return db.session.scalar(select(ScreeningRound).order_by(ScreeningRound.id.desc()).limit(1))
+
+
+def _round(round_id: int | None, user: User | None) -> tuple[ScreeningRound, Any]:
+    rnd = db.session.get(ScreeningRound, round_id) if round_id else latest_round()
+    if rnd is None:
+        raise NotFound("no screening round")
+    return rnd, true() if user is None else _scope(user)
+
+
+def classes(round_id: int | None = None, user: User | None = None, late_only: bool = False
+            ) -> list[ClassProgress]:
+    """List a round's classes (late ones: open past the due date), by college and class."""
+    rnd, scope = _round(round_id, user)
+    now = clock.now()
+    conds = [ScreeningClass.round_id == rnd.id, scope]
+    if late_only:
+        conds += [ScreeningClass.state == "open", ScreeningClass.due_at < now]
+    rows = db.session.execute(
+        select(ScreeningClass, Klass, College.name).join(Klass, Klass.id == ScreeningClass.class_id)
+        .join(College, College.id == ScreeningClass.college_id).where(*conds)
+        .order_by(College.code, Klass.code)).all()
+    return [ClassProgress(sc.id, k.code, k.name, college, sc.counselor_id, sc.students,
+                          sc.state, sc.due_at, sc.state == "open" and sc.due_at < now)
+            for sc, k, college in rows]
+
+
+def late_classes(round_id: int | None = None, user: User | None = None) -> list[ClassProgress]:
+    """List the classes whose screening is past the round's due date and not done."""
+    return classes(round_id, user, late_only=True)
+
+
+def unreached_students(round_id: int | None = None, user: User | None = None
+                       ) -> list[Unreached]:
+    """List the students a round could not reach, with the reason and follow-up date."""
+    rnd, scope = _round(round_id, user)
+    rows = db.session.execute(
+        select(Student.student_no, Student.name, Klass.code, College.name,
+               ScreeningEntry.reason, ScreeningEntry.followup_on)
+        .join(Student, Student.id == ScreeningEntry.student_id)
+        .join(ScreeningClass, ScreeningClass.id == ScreeningEntry.screening_class_id)
+        .join(Klass, Klass.id == ScreeningEntry.class_id)
+        .join(College, College.id == ScreeningClass.college_id)
+        .where(ScreeningEntry.round_id == rnd.id, ScreeningEntry.status == "not_reached", scope)
+        .order_by(College.code, Klass.code, Student.student_no)).all()
+    return [Unreached(*row) for row in rows]
+
+
+def coverage(round_id: int | None = None, user: User | None = None) -> dict[str, Any]:
+    """Count a round's coverage per student: in scope, covered, and by status."""
+    rnd, scope = _round(round_id, user)
+    in_scope = db.session.scalar(select(func.coalesce(func.sum(ScreeningClass.students), 0))
+                                 .where(ScreeningClass.round_id == rnd.id, scope))
+    by_status = dict(db.session.execute(
+        select(ScreeningEntry.status, func.count(ScreeningEntry.id))
+        .join(ScreeningClass, ScreeningClass.id == ScreeningEntry.screening_class_id)
+        .where(ScreeningEntry.round_id == rnd.id, scope).group_by(ScreeningEntry.status)).all())
+    return {"round": rnd.number, "students": int(in_scope or 0),
+            "covered": sum(by_status.values()), **{s: by_status.get(s, 0)
+                                                   for s in cs.STATUS_CHOICES}}
 
 
 @dataclass(frozen=True)
@@ -46,7 +143,7 @@ class CollegeProgress:
 
     round: ScreeningRound
     college: str
-    classes: list[screening.ClassProgress]
+    classes: list[ClassProgress]
     done: int
     late: int
     students: int
@@ -123,7 +220,7 @@ def colleges() -> list[College]:
     return list(db.session.scalars(select(College).order_by(College.code)))
 
 
-def counselor_names(classes: list[screening.ClassProgress]) -> dict[int, str]:
+def counselor_names(classes: list[ClassProgress]) -> dict[int, str]:
     """Return the display names of the counselors of the listed classes."""
     ids = {c.counselor_id for c in classes if c.counselor_id}
     if not ids:
@@ -157,7 +254,7 @@ def college_progress(task: TaskRow) -> CollegeProgress | None:
     rows = db.session.scalars(select(ScreeningClass).where(
         ScreeningClass.round_id == rnd.id, ScreeningClass.college_id == part.college_id)).all()
     mine = {sc.id for sc in rows}
-    listed = [c for c in screening.classes(rnd.id) if c.screening_class_id in mine]
+    listed = [c for c in classes(rnd.id) if c.screening_class_id in mine]
     return CollegeProgress(
         rnd, _college_name(part), listed, sum(sc.state == "done" for sc in rows),
         sum(c.late for c in listed), sum(sc.students for sc in rows),

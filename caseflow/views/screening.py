@@ -111,12 +111,12 @@ def round_page(round_id: int) -> Answer:
     """Show a round: coverage, the classes by college, late classes, students not reached."""
     try:
         rnd = progress.round_for(round_id, current_user)
-        classes = screening.classes(rnd.id, current_user)
-        cover = screening.coverage(rnd.id, current_user)
-        unreached = screening.unreached_students(rnd.id, current_user)
+        classes = progress.classes(rnd.id, current_user)
+        cover = progress.coverage(rnd.id, current_user)
+        unreached = progress.unreached_students(rnd.id, current_user)
     except (NotFound, Forbidden):
         _refused("screening_round", round_id)
-    by_college: dict[str, list[screening.ClassProgress]] = {}
+    by_college: dict[str, list[progress.ClassProgress]] = {}
     for item in classes:
         by_college.setdefault(item.college, []).append(item)
     return render_template(

@@ -25,6 +25,7 @@ from caseflow.models import (
 from caseflow.services import Forbidden, ValidationFailed, cases, screening, setup, timers
 from caseflow.services import screening_batch as batch
 from caseflow.services import screening_import as imports
+from caseflow.services import screening_progress as progress
 from caseflow.services import tasks as task_service
 from caseflow.services.sheets import SheetRejected
 from tests import factories
@@ -119,7 +120,7 @@ def start_by(user):
 ])
 def test_a_round_may_target_a_cohort(world, options, classes, students):
     rnd = start(world, **options)
-    codes = {c.class_code for c in screening.classes(rnd.id)}
+    codes = {c.class_code for c in progress.classes(rnd.id)}
     assert (codes, rnd.students) == (classes, students)
 
 
@@ -202,18 +203,18 @@ def test_the_lead_office_sees_late_classes_and_students_not_reached(world):
         ["2024000101", "张三", "谈话"],
         ["2024000102", "周九", "未能联系", None, None, "重点关注", "关机", later.isoformat()]]),
         world.counselor1, actor(world.counselor1))
-    assert screening.late_classes(rnd.id) == []
+    assert progress.late_classes(rnd.id) == []
     clock.advance(timedelta(days=7, minutes=1))
     timers.fire_due()
-    late = screening.late_classes(rnd.id, world.affairs)
+    late = progress.late_classes(rnd.id, world.affairs)
     assert [c.class_code for c in late] == ["K2", "K4", "K3"]
     assert all(c.late for c in late)
-    [missed] = screening.unreached_students(rnd.id, world.affairs)
+    [missed] = progress.unreached_students(rnd.id, world.affairs)
     assert (missed.student_no, missed.reason, missed.followup_on) == ("2024000102", "关机", later)
-    assert [c.class_code for c in screening.late_classes(rnd.id, world.officer2)] == ["K3"]
+    assert [c.class_code for c in progress.late_classes(rnd.id, world.officer2)] == ["K3"]
     with pytest.raises(Forbidden):
-        screening.late_classes(rnd.id, world.counselor1)
-    cover = screening.coverage(rnd.id)
+        progress.late_classes(rnd.id, world.counselor1)
+    cover = progress.coverage(rnd.id)
     assert (cover["students"], cover["covered"], cover["talked"], cover["not_reached"]) == (
         5, 2, 1, 1)
     notices = db.session.scalars(select(Notification).where(
