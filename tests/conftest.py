@@ -29,6 +29,16 @@ os.environ.setdefault("CASEFLOW_ENGINE_CHECK", "1")
 PG_SERVER = os.environ.get("CASEFLOW_TEST_DATABASE_URL")  # a PostgreSQL server URL, or none
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests about the other database (not skip them: a skip would hide a gap)."""
+    running = "postgresql" if PG_SERVER else "sqlite"
+    other = [item for item in items
+             if (mark := item.get_closest_marker("database")) and mark.args[0] != running]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+
+
 def unavailable(problem: str) -> None:
     """Stop a test whose browser or database is missing: fail under CI, else skip."""
     if os.environ.get("CI"):

@@ -93,9 +93,8 @@ def test_the_inbox_and_worker_indexes_exist(empty_db):
     assert "ix_timer_state_due" in timer
 
 
+@pytest.mark.database("postgresql")  # SQLite has no per-column compression
 def test_workflow_state_is_compressed_with_lz4(empty_db):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no per-column compression")
     with db.engine.connect() as conn:
         method = conn.execute(text(
             "SELECT attcompression FROM pg_attribute WHERE attrelid = "

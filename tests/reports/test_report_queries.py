@@ -86,9 +86,8 @@ def _plan(condition) -> str:
     return " | ".join(str(r[-1]) for r in rows)
 
 
+@pytest.mark.database("sqlite")  # reads SQLite's EXPLAIN QUERY PLAN
 def test_every_period_branch_is_an_index_only_scan(app):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite query plans")
     happened, at_risk, undated = reports.branches(periods.month(date(2025, 9, 20)))
     assert "COVERING INDEX ix_case_happened_figures" in _plan(happened)
     assert "COVERING INDEX ix_case_category_registered (category=?" in _plan(at_risk)
