@@ -1,7 +1,7 @@
 """Load figures: caseflow under gunicorn on PostgreSQL with 100,000 cases, many clients.
 
-    python bench/load.py [--cases 100000] [--seconds 60] [--clients 12] [--workers 2]
-                         [--threads 1] [--timer-workers 2] [--database-url URL]
+    python bench/load.py [--cases 100000] [--seconds 60] [--runs 1] [--clients 12]
+                         [--workers 2] [--threads 1] [--timer-workers 2] [--database-url URL]
 
 Starts a throw-away PostgreSQL cluster (scripts/pg-cluster start --durable: fsync on)
 unless --database-url names an empty database; seeds N cases as bench/web_seed.py does
@@ -14,15 +14,15 @@ stop-payment escalation is due 10 s later, to measure how late the workers fire 
 Prints requests/s, completions/s, p50/p95/p99 per request kind (client-side, so they
 include the client's own share of the 2 CPUs), errors, the timer lag, and where the CPU
 went (app, timer workers, PostgreSQL, the bench itself), in all and per completion.
+With --runs N it times N runs back to back against the same server and ends with their
+medians: on a shared machine the CPU one gets varies from minute to minute.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import re
 import socket
 import statistics
 import subprocess
@@ -30,10 +30,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 from sqlalchemy import func, select, text, update
 
@@ -42,12 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench import cpu, web_seed  # noqa: E402
 from bench.crash import _pg_cluster, server_fsync  # noqa: E402
-from caseflow import audit, clock, create_app, timefmt  # noqa: E402
+from bench.load_client import Figures, client, sign_in  # noqa: E402
+from caseflow import audit, clock, create_app  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import Case, Setting, TaskRow, TimerRow, User, WorkflowInstance  # noqa: E402
 from caseflow.services import cases, setup  # noqa: E402
 
 CASEFLOW = str(Path(sys.executable).parent / "caseflow")
+APP = "app (gunicorn)"
 VICTIM = {"discovery_source": "self_report", "category": "victim",
           "fraud_type": "order_brushing", "what_happened": "刷单被骗", "loss_cny": "3000",
           "money_source": "living_expenses", "ongoing": "no"}
@@ -117,131 +118,6 @@ def _timers_as_the_engine_has_them(templates: list[web_seed.Template]) -> None:
                 .values(due_at=row["due_at"]))
 
 
-# -- the client ---------------------------------------------------------------------------
-
-
-class Browser:
-    """One client thread's keep-alive connection; a cookie jar per signed-in person."""
-
-    def __init__(self, port: int) -> None:
-        self.port, self.conn, self.retries = port, None, 0
-
-    def send(self, jar: dict[str, str], method: str, path: str,
-             form: dict[str, str] | None = None) -> tuple[int, str, str]:
-        for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
-            if form is not None:
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            try:
-                self.conn.request(method, path, urlencode(form) if form else None, headers)
-                answer = self.conn.getresponse()
-                body = answer.read().decode()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # the server closed an idle connection: send again (a repeated POST is
-                # safe: the form's one-time token returns the first answer)
-                self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
-                self.retries += 1
-                continue
-            for cookie in answer.headers.get_all("Set-Cookie") or []:
-                name, value = cookie.split(";", 1)[0].split("=", 1)
-                jar[name] = value
-            if (answer.getheader("Connection") or "").lower() == "close":
-                self.conn.close()
-                self.conn = None
-            return answer.status, answer.getheader("Location") or "", body
-        raise AssertionError("not reached")
-
-
-def _field(name: str, page: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]+)"', page)
-    if found is None:
-        raise ValueError(f"no {name} in the page")
-    return found.group(1)
-
-
-def sign_in(port: int, usernames: list[str]) -> dict[str, dict[str, str]]:
-    """Sign each person in (scrypt makes this slow on purpose: done before timing)."""
-    jars: dict[str, dict[str, str]] = {}
-    lock = threading.Lock()
-
-    def work(names: list[str]) -> None:
-        browser = Browser(port)
-        for name in names:
-            jar: dict[str, str] = {}
-            _, _, page = browser.send(jar, "GET", "/login")
-            status, _, _ = browser.send(jar, "POST", "/login", {
-                "username": name, "password": web_seed.PASSWORD,
-                "csrf_token": _field("csrf_token", page)})
-            assert status == 302, f"{name} could not sign in ({status})"
-            with lock:
-                jars[name] = jar
-
-    threads = [threading.Thread(target=work, args=(usernames[i::8],)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return jars
-
-
-@dataclass
-class Figures:
-    """What the clients measured."""
-
-    ms: dict[str, list[float]] = field(default_factory=lambda: {
-        "inbox": [], "task form": [], "completion": []})
-    errors: dict[str, int] = field(default_factory=dict)
-    retries: int = 0
-
-    def error(self, kind: str) -> None:
-        self.errors[kind] = self.errors.get(kind, 0) + 1
-
-
-def client(port: int, queue: list[tuple[str, int]], jars: dict, stop: float,
-           figures: Figures, lock: threading.Lock) -> None:
-    """Inbox, task form, submit; again until the time is up or the work runs out."""
-    browser = Browser(port)
-
-    def timed(kind: str, jar: dict, method: str, path: str, form: dict | None = None,
-              expect: int = 200) -> str | None:
-        t0 = time.perf_counter()
-        try:
-            status, _, body = browser.send(jar, method, path, form)
-        except OSError as exc:
-            figures.error(f"{kind}: {type(exc).__name__}")
-            return None
-        figures.ms[kind].append((time.perf_counter() - t0) * 1000)
-        if status != expect:
-            figures.error(f"{kind}: HTTP {status}")
-            return None
-        return body
-
-    while time.monotonic() < stop:
-        with lock:
-            if not queue:
-                return
-            name, task_id = queue.pop()
-        jar = jars[name]
-        timed("inbox", jar, "GET", "/")
-        page = timed("task form", jar, "GET", f"/tasks/{task_id}")
-        if page is None:
-            continue
-        now = timefmt.local(clock.now() - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
-        timed("completion", jar, "POST", f"/tasks/{task_id}", {
-            "csrf_token": _field("csrf_token", page),
-            "submission_token": _field("submission_token", page),
-            "reached_how": "in_person", "talked_at": now, "ongoing": "no", "mood": "worried",
-            "what_happened": "谈话记录：已停止联系，已讲解反诈知识", "action": "complete"},
-              expect=302)
-    with lock:
-        figures.retries += browser.retries
-
-
 # -- the timer probe ------------------------------------------------------------------------
 
 
@@ -291,7 +167,8 @@ def _wait_ready(port: int, deadline: float) -> None:
             time.sleep(0.2)
 
 
-def report(figures: Figures, seconds: float, lags: list[float], unfired: int) -> None:
+def report(figures: Figures, seconds: float) -> None:
+    """Print what the clients of one timed run measured, and whether it met the target."""
     total = sum(len(v) for v in figures.ms.values())
     done = len(figures.ms["completion"])
     print(f"{total:,} requests in {seconds:.0f} s: {total / seconds:.0f} requests/s; "
@@ -303,22 +180,77 @@ def report(figures: Figures, seconds: float, lags: list[float], unfired: int) ->
     errors = sum(figures.errors.values())
     print(f"errors: {errors} {figures.errors or ''}  (reconnects after the server closed an "
           f"idle connection: {figures.retries})")
+    if figures.ran_out:
+        print("NOTE: some clients ran out of open tasks before the time was up: seed more "
+              "cases (--cases) or run for less time")
+    ok = done / seconds >= 100 and figures.ms["completion"] and pct(
+        figures.ms["completion"], 99) <= 150 and errors == 0
+    print(f"target >= 100 completions/s with p99 <= 150 ms and 0 errors: "
+          f"{'met' if ok else 'MISSED'}")
+
+
+def report_lag(lags: list[float], unfired: int) -> None:
+    """Print how late the workers fired the probe escalations, against the 5 s target."""
     if lags:
         print(f"timer lag ({len(lags)} probe escalations): p50 {statistics.median(lags):.2f} s  "
               f"p95 {pct(lags, 95):.2f} s  p99 {pct(lags, 99):.2f} s  max {max(lags):.2f} s; "
               f"due but not fired: {unfired}")
-    ok_rate = done / seconds >= 100 and figures.ms["completion"] and pct(
-        figures.ms["completion"], 99) <= 150 and errors == 0
-    ok_lag = bool(lags) and pct(lags, 99) <= 5 and unfired == 0
-    print(f"targets: >= 100 completions/s with p99 <= 150 ms and 0 errors: "
-          f"{'met' if ok_rate else 'MISSED'}; timer lag p99 <= 5 s: "
-          f"{'met' if ok_lag else 'MISSED'}")
+    ok = bool(lags) and pct(lags, 99) <= 5 and unfired == 0
+    print(f"target timer lag p99 <= 5 s: {'met' if ok else 'MISSED'}")
 
 
-def main() -> None:
+@dataclass
+class Run:
+    """One timed run's figures and CPU shares."""
+
+    figures: Figures
+    seconds: float
+    cpu_before: dict[str, float]
+    cpu_after: dict[str, float]
+
+    def per_completion(self, group: str) -> float:
+        """Return the group's CPU ms per completion."""
+        done = max(len(self.figures.ms["completion"]), 1)
+        return (self.cpu_after[group] - self.cpu_before[group]) / done * 1000
+
+
+def timed_run(app, port: int, queues: list[list[tuple[str, int]]], jars: dict,
+              students: list[int], seconds: float, groups: dict, probes: list[int]) -> Run:
+    """Drive the clients (and the timer probe) for `seconds`; return what they measured."""
+    figures, lock = Figures(), threading.Lock()
+    cpu_before = cpu.snapshot(groups)
+    start = time.monotonic()
+    stop = start + seconds
+    threads = [threading.Thread(target=client, args=(port, q, jars, stop, figures, lock))
+               for q in queues]
+    threads.append(threading.Thread(target=probe, args=(app, students, 0.5, stop, probes)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    return Run(figures, elapsed, cpu_before, cpu.snapshot(groups))
+
+
+def summary(runs: list[Run]) -> None:
+    """Print each run's headline figures and their medians (the machine's speed varies)."""
+    rates = [len(r.figures.ms["completion"]) / r.seconds for r in runs]
+    p99s = [pct(r.figures.ms["completion"], 99) for r in runs if r.figures.ms["completion"]]
+    app_ms = [r.per_completion(APP) for r in runs]
+    print(f"\n{len(runs)} runs: completions/s {', '.join(f'{x:.1f}' for x in rates)} "
+          f"(median {statistics.median(rates):.1f}); completion p99 "
+          f"{', '.join(f'{x:.0f}' for x in p99s)} ms (median {statistics.median(p99s):.0f}); "
+          f"app CPU per completion {', '.join(f'{x:.1f}' for x in app_ms)} ms "
+          f"(median {statistics.median(app_ms):.1f})")
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=60, help="length of each timed run")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="timed runs back to back against the same server (each on other "
+                             "open tasks); with several, also prints their medians")
     parser.add_argument("--clients", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
@@ -327,7 +259,36 @@ def main() -> None:
                         help="a PostgreSQL database: empty, or seeded by an earlier run")
     parser.add_argument("--keep", action="store_true",
                         help="keep the throw-away cluster (prints its URL) for a rerun")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _start(args: argparse.Namespace, env: dict[str, str], folder: Path
+           ) -> tuple[list[subprocess.Popen], int]:
+    """Start `caseflow serve` and the timer workers; return them and the server's port."""
+    port = _free_port()
+    processes = [subprocess.Popen(
+        [CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--threads", str(args.threads)], env=env, stdout=subprocess.DEVNULL,
+        stderr=open(folder / "serve.log", "w"))]  # noqa: SIM115
+    for _ in range(args.timer_workers):
+        processes.append(subprocess.Popen([CASEFLOW, "worker", "--interval", "1"], env=env,
+                                          stdout=subprocess.DEVNULL,
+                                          stderr=open(folder / "worker.log", "a")))  # noqa: SIM115
+    _wait_ready(port, time.monotonic() + 60)
+    return processes, port
+
+
+def _queues(work: dict[str, list[int]], clients: int) -> list[list[tuple[str, int]]]:
+    # each client works as its own counselors (a person uses one browser at a time)
+    names = sorted(work)
+    queues = [[(n, t) for n in names[i::clients] for t in work[n]] for i in range(clients)]
+    for q in queues:
+        q.sort(key=lambda item: item[1] % 7919)  # take turns between the counselors
+    return queues
+
+
+def main() -> None:
+    args = _arguments()
     folder = Path(tempfile.mkdtemp(prefix="caseflow-load-"))
     url, cluster = (args.database_url, None) if args.database_url else _pg_cluster()
     env = {**os.environ, "CASEFLOW_DATABASE_URL": url, "CASEFLOW_SECRET_KEY": "load",
@@ -339,49 +300,31 @@ def main() -> None:
         with app.app_context():
             work, students = seed(args.cases)
             db.session.remove()
-        port = _free_port()
-        processes.append(subprocess.Popen(
-            [CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-             "--threads", str(args.threads)], env=env, stdout=subprocess.DEVNULL,
-            stderr=open(folder / "serve.log", "w")))  # noqa: SIM115
-        for _ in range(args.timer_workers):
-            processes.append(subprocess.Popen([CASEFLOW, "worker", "--interval", "1"], env=env,
-                                              stdout=subprocess.DEVNULL,
-                                              stderr=open(folder / "worker.log", "a")))  # noqa: SIM115
-        _wait_ready(port, time.monotonic() + 60)
+        processes, port = _start(args, env, folder)
         jars = sign_in(port, sorted(work))
-        # each client works as its own counselors (a person uses one browser at a time)
-        names = sorted(work)
-        queues = [[(n, t) for n in names[i::args.clients] for t in work[n]]
-                  for i in range(args.clients)]
-        for q in queues:
-            q.sort(key=lambda item: item[1] % 7919)  # take turns between the counselors
-        figures, lock, probes = Figures(), threading.Lock(), []
-        print(f"load: {args.clients} clients for {args.seconds:.0f} s against gunicorn "
-              f"({args.workers} workers x {args.threads} threads), {args.timer_workers} timer "
-              f"workers, PostgreSQL {url.split('@')[-1]} (fsync {server_fsync(url)})")
-        groups = {"app (gunicorn)": ("tree", [processes[0].pid]),
+        queues, probes, runs = _queues(work, args.clients), [], []
+        print(f"load: {args.clients} clients for {args.runs} x {args.seconds:.0f} s against "
+              f"gunicorn ({args.workers} workers x {args.threads} threads), "
+              f"{args.timer_workers} timer workers, PostgreSQL {url.split('@')[-1]} "
+              f"(fsync {server_fsync(url)})")
+        groups = {APP: ("tree", [processes[0].pid]),
                   "timer workers": ("tree", [p.pid for p in processes[1:]]),
                   "PostgreSQL (this machine)": ("name", "postgres"),
                   "clients and probe (bench)": ("pid", os.getpid())}
-        cpu_before = cpu.snapshot(groups)
-        start = time.monotonic()
-        stop = start + args.seconds
-        threads = [threading.Thread(target=client, args=(port, q, jars, stop, figures, lock))
-                   for q in queues]
-        threads.append(threading.Thread(target=probe, args=(app, students, 0.5, stop, probes)))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.monotonic() - start
-        cpu_after = cpu.snapshot(groups)
+        for n in range(args.runs):
+            if args.runs > 1:
+                print(f"\n-- run {n + 1} of {args.runs}")
+            run = timed_run(app, port, queues, jars, students[n::args.runs], args.seconds,
+                            groups, probes)
+            runs.append(run)
+            report(run.figures, run.seconds)
+            print("\n".join(cpu.report(run.cpu_before, run.cpu_after, run.seconds,
+                                       len(run.figures.ms["completion"]), "completion")))
+        if args.runs > 1:
+            summary(runs)
         time.sleep(15)  # let the last probe escalations fall due and fire
         with app.app_context():
-            lags, unfired = timer_lag(probes)
-        report(figures, elapsed, lags, unfired)
-        print("\n".join(cpu.report(cpu_before, cpu_after, elapsed,
-                                   len(figures.ms["completion"]), "completion")))
+            report_lag(*timer_lag(probes))
     finally:
         for p in processes:
             p.terminate()
