@@ -237,11 +237,15 @@ def summary(runs: list[Run]) -> None:
     rates = [len(r.figures.ms["completion"]) / r.seconds for r in runs]
     p99s = [pct(r.figures.ms["completion"], 99) for r in runs if r.figures.ms["completion"]]
     app_ms = [r.per_completion(APP) for r in runs]
-    print(f"\n{len(runs)} runs: completions/s {', '.join(f'{x:.1f}' for x in rates)} "
-          f"(median {statistics.median(rates):.1f}); completion p99 "
-          f"{', '.join(f'{x:.0f}' for x in p99s)} ms (median {statistics.median(p99s):.0f}); "
-          f"app CPU per completion {', '.join(f'{x:.1f}' for x in app_ms)} ms "
-          f"(median {statistics.median(app_ms):.1f})")
+
+    def listed(values: list[float], digits: int) -> str:
+        if not values:
+            return "none"
+        return (f"{', '.join(f'{x:.{digits}f}' for x in values)} "
+                f"(median {statistics.median(values):.{digits}f})")
+
+    print(f"\n{len(runs)} runs: completions/s {listed(rates, 1)}; completion p99 ms "
+          f"{listed(p99s, 0)}; app CPU ms per completion {listed(app_ms, 1)}")
 
 
 def _arguments() -> argparse.Namespace:
