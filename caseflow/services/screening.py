@@ -78,7 +78,8 @@ def finish_task(row: TaskRow, data: dict[str, Any], user: User, actor: Actor,
     """
     if row.state != "ready":
         raise task_service.already_done(row)
-    clean = task_service.validate(row, data)
+    schema = task_service.form_schema(row)
+    clean = task_service.validate(row, data, schema)
     instance = db.session.get(WorkflowInstance, row.instance_id)
     try:
         outcome = runner.act(instance, lambda run: run.complete(row.spiff_task_id, clean),
@@ -89,7 +90,7 @@ def finish_task(row: TaskRow, data: dict[str, Any], user: User, actor: Actor,
         raise (task_service.already_done(row) if row.state != "ready" else Conflict(
             "someone changed this at the same time: reload and try again")) from exc
     row.state, row.completed_at, row.completed_by = "completed", clock.now(), user.id
-    detail = confidential.audit_detail(task_service.form_schema(row), clean, {})
+    detail = confidential.audit_detail(schema, clean, {})
     audit.record("task_completed", actor, task_id=row.id,
                  detail={"step": row.task_spec, "name": row.name, "data": detail})
     return outcome, clean
