@@ -31,6 +31,7 @@ FUNCTIONS = {**standard_functions(), **fc.FUNCTIONS}
 
 # Monday 2 March 2026, 09:00 in Asia/Shanghai.
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+S, H, D = timedelta(seconds=1), timedelta(hours=1), timedelta(days=1)  # steps of time
 
 RED_NOTIFY = ("college_officer", "lead_office")
 

@@ -3,16 +3,10 @@ the forms (bilingual labels, widgets, lookups, refusals) and the script helpers.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from caseflow.engine.runtime import due_from
-from tests.workflows.conftest import T0, iso
-
-S = timedelta(seconds=1)
-H = timedelta(hours=1)
-D = timedelta(days=1)
+from tests.workflows.conftest import T0, D, H, S, iso
 
 
 # --------------------------------------------------------------------------- the model

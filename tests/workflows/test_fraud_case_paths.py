@@ -12,11 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.workflows.conftest import RED_NOTIFY, T0, finish_psych, iso, kinds
-
-S = timedelta(seconds=1)
-H = timedelta(hours=1)
-D = timedelta(days=1)
+from tests.workflows.conftest import RED_NOTIFY, T0, D, H, S, finish_psych, iso, kinds
 
 
 def lanes_of(case) -> dict[str, str | None]:

@@ -7,14 +7,8 @@ simulated time; nothing sleeps and nothing touches a web app or a database.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from caseflow.engine.runtime import due_from
-from tests.workflows.conftest import T0, finish_psych, iso
-
-S = timedelta(seconds=1)
-H = timedelta(hours=1)
-D = timedelta(days=1)
+from tests.workflows.conftest import T0, D, H, S, finish_psych, iso
 
 
 # --------------------------------------------------------------------------- behaviour 4

@@ -11,11 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.workflows.conftest import RED_NOTIFY, T0, iso, kinds
-
-S = timedelta(seconds=1)
-H = timedelta(hours=1)
-D = timedelta(days=1)
+from tests.workflows.conftest import RED_NOTIFY, T0, D, H, S, iso, kinds
 
 
 # --------------------------------------------------------------------------- behaviour 8
