@@ -2,6 +2,7 @@
 
     python bench/load.py [--cases 100000] [--seconds 60] [--runs 1] [--clients 12]
                          [--workers 2] [--threads 1] [--timer-workers 2] [--database-url URL]
+                         [--ceiling SECONDS]
 
 Starts a throw-away PostgreSQL cluster (scripts/pg-cluster start --durable: fsync on)
 unless --database-url names an empty database; seeds N cases as bench/web_seed.py does
@@ -16,6 +17,9 @@ include the client's own share of the 2 CPUs), errors, the timer lag, and where 
 went (app, timer workers, PostgreSQL, the bench itself), in all and per completion.
 With --runs N it times N runs back to back against the same server and ends with their
 medians: on a shared machine the CPU one gets varies from minute to minute.
+With --ceiling S it then drives the same clients for S seconds each at pages that do less
+and less (a static file, /healthz, a signed-in 404 page, the inbox): what this machine's
+Python stack serves at most, to set the completion target against.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import cpu, web_seed  # noqa: E402
 from bench.crash import _pg_cluster, server_fsync  # noqa: E402
-from bench.load_client import Figures, client, sign_in  # noqa: E402
+from bench.load_client import Figures, client, page_client, sign_in  # noqa: E402
 from caseflow import audit, clock, create_app  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import Case, Setting, TaskRow, TimerRow, User, WorkflowInstance  # noqa: E402
@@ -232,6 +236,35 @@ def timed_run(app, port: int, queues: list[list[tuple[str, int]]], jars: dict,
     return Run(figures, elapsed, cpu_before, cpu.snapshot(groups))
 
 
+# What the stack alone can serve: the same clients and server on pages that do less and less.
+CEILING = [("a static file (gunicorn and Flask)", "/static/caseflow.css", False),
+           ("/healthz (schema and timer checks)", "/healthz", False),
+           ("signed-in page frame (a 404 page)", "/no-such-page", True),
+           ("inbox", "/", True)]
+
+
+def ceiling(port: int, jars: dict, clients: int, seconds: float, groups: dict) -> None:
+    """Print requests/s and CPU per request of ever lighter pages, for scale."""
+    names = sorted(jars)[:clients]
+    print(f"\nceiling: {clients} clients, {seconds:.0f} s per page; a completion takes 3 "
+          f"requests (inbox, form, submit), so 100 completions/s need 300 requests/s")
+    for label, path, signed_in in CEILING:
+        ms: list[float] = []
+        lock, stop = threading.Lock(), time.monotonic() + seconds
+        before = cpu.snapshot(groups)
+        threads = [threading.Thread(target=page_client, args=(
+            port, path, dict(jars[n]) if signed_in else {}, stop, ms, lock)) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        after, n = cpu.snapshot(groups), max(len(ms), 1)
+        shares = ", ".join(f"{g.split()[0]} {(after[g] - before[g]) / n * 1000:.2f}"
+                           for g in groups if g != "timer workers")
+        print(f"  {label:<36} {len(ms) / seconds:6.0f} requests/s  p50 "
+              f"{statistics.median(ms) if ms else 0:6.1f} ms  CPU ms per request: {shares}")
+
+
 def summary(runs: list[Run]) -> None:
     """Print each run's headline figures and their medians (the machine's speed varies)."""
     rates = [len(r.figures.ms["completion"]) / r.seconds for r in runs]
@@ -261,6 +294,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--timer-workers", type=int, default=2)
     parser.add_argument("--database-url",
                         help="a PostgreSQL database: empty, or seeded by an earlier run")
+    parser.add_argument("--ceiling", type=float, default=0, metavar="SECONDS",
+                        help="afterwards, drive the clients at ever lighter pages for SECONDS "
+                             "each and print the requests/s the stack alone reaches")
     parser.add_argument("--keep", action="store_true",
                         help="keep the throw-away cluster (prints its URL) for a rerun")
     return parser.parse_args()
@@ -329,6 +365,8 @@ def main() -> None:
         time.sleep(15)  # let the last probe escalations fall due and fire
         with app.app_context():
             report_lag(*timer_lag(probes))
+        if args.ceiling:
+            ceiling(port, jars, args.clients, args.ceiling, groups)
     finally:
         for p in processes:
             p.terminate()

@@ -137,3 +137,15 @@ def client(port: int, queue: list[tuple[str, int]], jars: dict, stop: float,
               expect=302)
     with lock:
         figures.retries += browser.retries
+
+
+def page_client(port: int, path: str, jar: dict[str, str], stop: float, ms: list[float],
+                lock: threading.Lock) -> None:
+    """GET one path again and again until the time is up (for the stack's ceiling)."""
+    browser, mine = Browser(port), []
+    while time.monotonic() < stop:
+        t0 = time.perf_counter()
+        browser.send(jar, "GET", path)
+        mine.append((time.perf_counter() - t0) * 1000)
+    with lock:
+        ms.extend(mine)
