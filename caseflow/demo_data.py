@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from . import demo_names as _n
+from . import idcard
 
 SCHOOL_NAME = "示范职业技术学院"
 GRADES: tuple[int, ...] = (2022, 2023, 2024, 2025)  # intake years; the last one is the freshmen
@@ -24,10 +25,6 @@ ROLES: tuple[str, ...] = (
     "admin", "leader", "student_affairs", "security_office", "psych_center",
     "college_officer", "counselor",
 )
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK_CHARS = "10X98765432"
-_DIGITS = frozenset("0123456789")
 
 
 @dataclass(frozen=True)
@@ -92,27 +89,6 @@ class DemoSchool:
     dorms: tuple[Dorm, ...]
     students: tuple[Student, ...]
     users: tuple[DemoUser, ...]
-
-
-# --------------------------------------------------------------------------- ID numbers
-
-
-def id_card_check_digit(body: str) -> str:
-    """GB 11643 check character for the first 17 digits of a 身份证号."""
-    if len(body) != 17 or not set(body) <= _DIGITS:
-        raise ValueError("body must be exactly 17 ASCII digits")
-    return _ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
-
-
-def id_card_checksum_ok(s: str) -> bool:
-    """True if ``s`` is 17 ASCII digits plus a correct GB 11643 check character.
-
-    A lowercase ``x`` is accepted. Only format and check digit are verified, not whether
-    the region code or birth date exist; callers should strip whitespace themselves.
-    """
-    if not isinstance(s, str) or len(s) != 18 or not set(s[:17]) <= _DIGITS:
-        return False
-    return id_card_check_digit(s[:17]) == s[17].upper()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -183,7 +159,7 @@ class _People:
             seq = self.rng.randrange(500) * 2 + (1 if gender == "男" else 0)
             region = self.rng.choices(self._regions, weights=self._region_weights)[0]
             body = f"{region}{birth:%Y%m%d}{seq:03d}"
-            card = body + id_card_check_digit(body)
+            card = body + idcard.check_digit(body)
             if card not in self.id_cards:
                 self.id_cards.add(card)
                 return card

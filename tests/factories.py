@@ -6,6 +6,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
+from caseflow import idcard
 from caseflow.db import db
 from caseflow.models import (
     College,
@@ -41,7 +42,7 @@ def student(number: str, name: str, klass: Klass, **extra: object) -> Student:
     """Create a student with one guardian."""
     row = Student(student_no=number, name=name, gender="女", class_id=klass.id,
                   phone=extra.pop("phone", "13800000000"),
-                  id_card=extra.pop("id_card", "370102200501011234"),
+                  id_card=extra.pop("id_card", "370102200501011233"),
                   birth_date=extra.pop("birth_date", date(2005, 1, 1)), status="在校", **extra)
     db.session.add(row)
     db.session.flush()
@@ -94,7 +95,8 @@ def warning_org() -> SimpleNamespace:
     """
     ns = deployed_org()
     for n, person in enumerate((ns.student1, ns.student2, ns.student3)):
-        person.phone, person.id_card = f"1380000000{n}", f"37010220050101123{n}"
+        body = f"3701022005010112{n}"  # ID numbers with their check character, as issued
+        person.phone, person.id_card = f"1380000000{n}", body + idcard.check_digit(body)
     ns.namesake = student("2024000202", "张三", ns.class2, phone="13900000009", id_card=None)
     return ns
 

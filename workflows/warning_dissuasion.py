@@ -20,6 +20,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
+from caseflow import idcard
 from workflows.fraud_case import MESSAGES_ZH as CASE_MESSAGES_ZH
 from workflows.fraud_case import (
     _choice,
@@ -67,14 +68,14 @@ MESSAGES_ZH: dict[str, str] = {
     **{m: CASE_MESSAGES_ZH[m] for m in ("must not be in the future", "must not be in the past")},
     "give a phone number, an ID-card number or a name": "请至少填写手机号码、身份证号或姓名之一",
     "not a phone number": "手机号码格式不正确",
-    "not an ID-card number": "身份证号格式不正确",
+    idcard.NOT_A_NUMBER: "身份证号格式不正确",
+    idcard.WRONG_CHECK: "身份证号校验位不符（末位与前17位对不上），请核对号码",
     "give the amount transferred": "请填写已转账金额",
     "give when the money was transferred": "请填写转账时间",
     "give what the student did": "请选择涉诈行为",
 }
 
 _PHONE = re.compile(r"\+?\d{7,15}")
-_ID_CARD = re.compile(r"\d{17}[\dX]|\d{15}")
 
 
 def clean_phone(value: str | None) -> str | None:
@@ -118,8 +119,9 @@ class WarningSchema(Schema):
             _need(errors, "phone", "give a phone number, an ID-card number or a name")
         if phone and not _PHONE.fullmatch(phone):
             _need(errors, "phone", "not a phone number")
-        if id_card and not _ID_CARD.fullmatch(id_card):
-            _need(errors, "id_card", "not an ID-card number")
+        # a mistyped digit would match no student: say so while the number is at hand
+        if id_card and (wrong := idcard.problem(id_card)):
+            _need(errors, "id_card", wrong)
         if errors:
             raise ValidationError(errors)
 

@@ -113,6 +113,15 @@ def test_a_warning_with_field_errors_answers_422_per_field_and_changes_nothing(c
     assert fixed.status_code == 201
 
 
+def test_a_warning_whose_id_card_check_character_is_wrong_answers_422(client, w):
+    answer = client.post("/api/v1/warnings", json=warning(id_card="110105194912310021"),
+                         headers=bearer(w.security))
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["id_card"] == [
+        "the last character does not match the others: check the number"]
+    assert count(PoliceWarning) == 0
+
+
 def test_the_same_police_reference_twice_is_a_conflict(client, w):
     auth = bearer(w.security)
     assert client.post("/api/v1/warnings", json=warning(source_ref="P-9"),

@@ -57,7 +57,7 @@ def test_a_leaders_exports_hold_no_confidential_note_and_no_unmasked_number(note
         assert answer.status_code == 200, url
         text = flat(cells(answer.data))
         assert SECRET not in text, url
-        assert "13800000000" not in text and "370102200501011234" not in text, url
+        assert "13800000000" not in text and "370102200501011233" not in text, url
         assert "6222000011112222" not in text, url
     history = cells(client.get(f"/reports/cases/{a.id}/history.xlsx").data)[0]
     assert history[0] == ["序号", "时间", "操作人", "角色", "事件", "步骤", "结果", "内容"]
@@ -65,7 +65,7 @@ def test_a_leaders_exports_hold_no_confidential_note_and_no_unmasked_number(note
     listed = cells(client.get("/reports/export/cases.xlsx?category=victim").data)[0]
     assert listed[0][:3] == ["案件编号", "学生姓名", "学号"]
     row = next(r for r in listed if r[0] == a.number)
-    assert (row[17], row[18]) == ("138****0000", "3701**********1234")
+    assert (row[17], row[18]) == ("138****0000", "3701**********1233")
     assert len(listed) - 1 == 10  # every victim case in the leader's scope
 
 
@@ -101,7 +101,7 @@ def test_revealing_needs_the_right_and_a_purpose(noted, client):
     assert all(r[17] in ("138****0000", "", None) for r in plain[1:])
     shown = cells(client.get("/reports/export/cases.xlsx?purpose=联系家长核实情况").data)[0]
     assert any(r[17] == "13800000000" for r in shown[1:])
-    assert all(r[18] != "370102200501011234" for r in shown[1:])  # no ID-card right
+    assert all(r[18] != "370102200501011233" for r in shown[1:])  # no ID-card right
     _ev, detail = last_export()
     assert detail["revealed"] == ["phone"] and detail["purpose"] == "联系家长核实情况"
 

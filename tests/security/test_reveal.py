@@ -7,7 +7,7 @@ import json
 from caseflow import access
 from tests.security.conftest import BANK, events, signin, token
 
-PHONE, ID_CARD, GUARDIAN = "13800000000", "370102200501011234", "13900000000"
+PHONE, ID_CARD, GUARDIAN = "13800000000", "370102200501011233", "13900000000"
 
 
 def _reveal(client, path: str, purpose: str = "今晚家访前联系家长"):

@@ -73,7 +73,7 @@ def test_an_exact_phone_match_sends_counselor_and_security_office_at_once(world)
 
 
 def test_an_exact_id_card_match_starts_too(world):
-    warning = warn(world, id_card="370102200501011231", name="李四")
+    warning = warn(world, id_card="370102200501011217", name="李四")
     assert (warning.state, warning.student_id, warning.match_method) == (
         "matched", world.student2.id, "id_card")
 

@@ -40,7 +40,7 @@ def test_leader_sees_facts_steps_history_and_diagram(client, world):
     assert page.status_code == 200
     assert world.case.number in html and "张三" in html
     assert "138****0000" in html and "139****0000" in html  # student and guardian, masked
-    assert "13900000000" not in html and "370102200501011234" not in html
+    assert "13900000000" not in html and "370102200501011233" not in html
     assert "学生&lt;b&gt;刷单&lt;/b&gt;被骗" in html  # step data, escaped
     assert "************1234" in html and "6222020000001234" not in html  # bank account masked
     assert "绝密的咨询记录" not in html and "仅心理健康中心可查看" in html

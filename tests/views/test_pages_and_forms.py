@@ -13,7 +13,7 @@ from tests.conftest import csrf_token, login
 
 
 def test_masks():
-    assert masking.id_card("370102200501011234") == "3701**********1234"
+    assert masking.id_card("370102200501011233") == "3701**********1233"
     assert masking.phone("13800000000") == "138****0000"
     assert masking.account("6222020000001234") == "************1234"
     assert masking.phone(None) == "" and masking.phone("12") == "*2"

@@ -122,6 +122,25 @@ def test_bad_input_shows_the_field_message_and_creates_nothing(client, school):
     assert db.session.scalar(select(func.count(PoliceWarning.id))) == 0
 
 
+def test_a_mistyped_id_card_number_is_refused_before_it_matches_no_one(client, school):
+    login(client, "security")
+    typo = school.student2.id_card[:-2] + str((int(school.student2.id_card[-2]) + 1) % 10) \
+        + school.student2.id_card[-1]  # one digit off: the check character gives it away
+    answer = enter(client, id_card=typo)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "身份证号校验位不符" in text
+    assert f'value="{typo}"' in text  # kept, to be corrected
+    english = client.post("/warnings/new?lang=en", data={
+        "csrf_token": csrf_token(client.get("/warnings/new?lang=en").get_data(as_text=True)),
+        "warned_at": forms.shown(clock.now()), "fraud_type": "fake_investment", "id_card": typo})
+    assert "The last character does not match the others" in english.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(PoliceWarning.id))) == 0
+    fixed = enter(client, id_card=school.student2.id_card.lower())
+    assert fixed.status_code == 302
+    [warning] = warnings()
+    assert (warning.student_id, warning.match_method) == (school.student2.id, "id_card")
+
+
 def test_a_double_submit_enters_the_warning_once(client, school):
     login(client, "security")
     first = enter(client, name="查无此人", note="同一预警")
