@@ -10,92 +10,14 @@ from caseflow.engine.parsing import (
     BpmnCheckError,
     BpmnProblem,
     check_files,
-    hit_policy_problems,
     make_parser,
     parse_bundle,
 )
+from tests.engine.sources import HEAD, bpmn, decision, dmn, flow, line_of, one
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 REFERENCE = sorted((TESTDATA / "bpmn-miwg-reference").glob("*.bpmn"))
 SEQ10 = TESTDATA / "bench" / "seq10.bpmn"
-
-HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n'
-    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
-    'id="Defs" targetNamespace="http://caseflow.test">\n'
-)
-
-
-def bpmn(body: str, executable: str = "true") -> bytes:
-    return (f'{HEAD}<bpmn:process id="P" isExecutable="{executable}">\n{body}\n'
-            "</bpmn:process>\n</bpmn:definitions>\n").encode()
-
-
-def flow(fid: str, src: str, dst: str, condition: str | None = None) -> str:
-    cond = f"<bpmn:conditionExpression>{condition}</bpmn:conditionExpression>" if condition else ""
-    return (f'<bpmn:sequenceFlow id="{fid}" sourceRef="{src}" targetRef="{dst}">{cond}'
-            "</bpmn:sequenceFlow>")
-
-
-def timer_process(expression: str) -> bytes:
-    return bpmn(f"""
-<bpmn:startEvent id="S"/>
-{flow("f1", "S", "U")}
-<bpmn:userTask id="U"/>
-{flow("f2", "U", "E")}
-<bpmn:endEvent id="E"/>
-<bpmn:boundaryEvent id="Timer_1" attachedToRef="U" cancelActivity="false">
-  <bpmn:timerEventDefinition id="TED_1">
-    <bpmn:timeDuration>{expression}</bpmn:timeDuration>
-  </bpmn:timerEventDefinition>
-</bpmn:boundaryEvent>
-{flow("f3", "Timer_1", "E2")}
-<bpmn:endEvent id="E2"/>""")
-
-
-def rule_process(decision: str) -> bytes:
-    return bpmn(f"""
-<bpmn:startEvent id="S"/>
-{flow("f1", "S", "BR")}
-<bpmn:businessRuleTask id="BR">
-  <bpmn:extensionElements>
-    <spiffworkflow:calledDecisionId>{decision}</spiffworkflow:calledDecisionId>
-  </bpmn:extensionElements>
-</bpmn:businessRuleTask>
-{flow("f2", "BR", "U")}
-<bpmn:userTask id="U"/>
-{flow("f3", "U", "E")}
-<bpmn:endEvent id="E"/>""")
-
-
-def dmn(*decisions: str) -> bytes:
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="DRD" '
-            'name="rules" namespace="http://caseflow.test">\n'
-            + "\n".join(decisions) + "\n</definitions>\n").encode()
-
-
-def decision(did: str, policy: str = 'hitPolicy="FIRST"',
-             rules: tuple[tuple[str, str], ...] = (("&gt; 10", '"high"'), ("-", '"low"'))) -> str:
-    rows = "\n".join(
-        f'<rule id="{did}_r{i}"><inputEntry id="{did}_i{i}"><text>{cell}</text></inputEntry>'
-        f'<outputEntry id="{did}_o{i}"><text>{out}</text></outputEntry></rule>'
-        for i, (cell, out) in enumerate(rules, 1))
-    return (f'<decision id="{did}" name="{did}"><decisionTable id="{did}_t" {policy}>'
-            f'<input id="{did}_in" label="amount"><inputExpression id="{did}_ie" typeRef="number">'
-            f'<text>amount</text></inputExpression></input>'
-            f'<output id="{did}_out" name="level" typeRef="string"/>{rows}'
-            "</decisionTable></decision>")
-
-
-def line_of(source: bytes, text: str) -> int:
-    return next(i for i, line in enumerate(source.decode().splitlines(), 1) if text in line)
-
-
-def one(name: str, data: bytes):
-    [report] = check_files({name: data})
-    return report
 
 
 # --- the 21 reference models ------------------------------------------------------------
@@ -175,66 +97,7 @@ def test_no_executable_process_is_a_problem_not_an_exception():
     assert "descr.bpmn" in str(err.value)
 
 
-# --- DMN ---------------------------------------------------------------------------------
-
-
-def test_dmn_with_two_decisions_is_refused():
-    [problem] = one("two.dmn", dmn(decision("d_one"), decision("d_two"))).problems
-    assert "has 2 decisions; SpiffWorkflow reads one decision per .dmn file: split it" in (
-        problem.reason)
-    assert "d_one" in problem.reason and "d_two" in problem.reason
-
-
-@pytest.mark.parametrize("policy", [
-    'hitPolicy="ANY"', 'hitPolicy="PRIORITY"', 'hitPolicy="RULE ORDER"',
-    'hitPolicy="OUTPUT ORDER"', 'hitPolicy="COLLECT" aggregation="SUM"',
-    'hitPolicy="COLLECT" aggregation="COUNT"',
-])
-def test_hit_policies_the_engine_does_not_evaluate_are_refused(policy: str):
-    source = dmn(decision("risk_level", policy))
-    [problem] = one("risk.dmn", source).problems
-    assert "risk_level" in problem.reason
-    assert policy.split('"')[1] in problem.reason or policy.split('"')[3] in problem.reason
-    assert problem.element_id == "risk_level" and problem.tag == "decision"
-    assert hit_policy_problems("risk.dmn", source) == [problem]
-
-
-@pytest.mark.parametrize("policy", ['hitPolicy="FIRST"', 'hitPolicy="UNIQUE"',
-                                    'hitPolicy="COLLECT"', ""])
-def test_first_unique_collect_are_accepted(policy: str):
-    report = one("ok.dmn", dmn(decision("risk_level", policy)))
-    assert report.ok, report.problems
-    assert report.decision_ids == ("risk_level",)
-
-
-def test_unique_with_identical_rows_is_refused():
-    rules = (("&gt; 10", '"high"'), ("-", '"low"'), ("&gt; 10", '"very high"'))
-    [problem] = one("dup.dmn", dmn(decision("risk", "", rules))).problems
-    assert "UNIQUE" in problem.reason
-    assert "'risk_r1'" in problem.reason and "'risk_r3'" in problem.reason
-
-
-def test_dmn_cell_that_is_not_python():
-    rules = (("[1..10]", '"low"'),)
-    [problem] = one("feel.dmn", dmn(decision("risk", rules=rules))).problems
-    assert "is not Python" in problem.reason and problem.element_id == "risk_i1"
-
-
 # --- BPMN rules beyond SpiffWorkflow's --------------------------------------------------
-
-
-@pytest.mark.parametrize("expression", ["PT30M", "P7D", "R3/PT1H", "2030-01-01T09:00:00Z"])
-def test_unquoted_timer_is_flagged(expression: str):
-    [problem] = one("timer.bpmn", timer_process(expression)).problems
-    assert problem.element_id == "Timer_1" and problem.tag == "boundaryEvent"
-    assert problem.reason == (f'timer expression is Python: write "{expression}" with quotes '
-                              "or a variable name")
-
-
-@pytest.mark.parametrize("expression", ['"PT30M"', "review_due", "timedelta_text + 'M'"])
-def test_timer_that_is_python_is_accepted(expression: str):
-    report = one("timer.bpmn", timer_process(expression))
-    assert report.ok, report.problems
 
 
 def test_syntax_errors_in_conditions_and_scripts_name_the_element():
@@ -251,27 +114,6 @@ def test_syntax_errors_in_conditions_and_scripts_name_the_element():
     assert [(p.element_id, p.tag) for p in problems] == [
         ("Script_1", "scriptTask"), ("f3", "sequenceFlow")]
     assert all("is not Python" in p.reason for p in problems)
-
-
-def test_business_rule_task_calling_an_unknown_decision():
-    files = {"flow.bpmn": rule_process("no_such_decision"),
-             "rules.dmn": dmn(decision("risk_level"))}
-    flow_report, dmn_report = check_files(files)
-    assert dmn_report.ok
-    [problem] = flow_report.problems
-    assert problem.element_id == "BR" and problem.tag == "businessRuleTask"
-    assert "no_such_decision" in problem.reason and "risk_level" in problem.reason
-
-
-def test_business_rule_task_runs_its_decision():
-    bundle = parse_bundle({"flow.bpmn": rule_process("risk_level"),
-                           "rules.dmn": dmn(decision("risk_level"))})
-    assert bundle.decision_ids == {"risk_level": "rules.dmn"}
-    workflow = BpmnWorkflow(*bundle.spec("P"))
-    workflow.get_tasks(state=TaskState.READY)[0].data["amount"] = 50
-    workflow.do_engine_steps()
-    [ready] = workflow.get_tasks(state=TaskState.READY, manual=True)
-    assert ready.data["level"] == "high"
 
 
 def test_error_start_event_of_event_subprocess_is_flagged():
