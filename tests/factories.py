@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ from caseflow.models import (
     UserRole,
 )
 from caseflow.services.auth import hash_password
+from workflows.class_screening import COLUMNS
 
 PASSWORD = "correct-horse-battery"
 PASSWORD_HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once per run
@@ -106,3 +108,17 @@ def actor(user: User) -> Any:
     from caseflow.audit import Actor
 
     return Actor(user.id, user.username, user.role_names[0])
+
+
+def screening_sheet(rows: list[list[Any]], header: tuple[str, ...] = COLUMNS) -> bytes:
+    """Return a class's screening sheet (.xlsx) with `header` and `rows`, as filled in."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(list(header))
+    for row in rows:
+        book.active.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+

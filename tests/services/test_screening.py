@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, time, timedelta
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from caseflow import audit, clock, timefmt
@@ -29,7 +27,7 @@ from caseflow.services import screening_progress as progress
 from caseflow.services import tasks as task_service
 from caseflow.services.sheets import SheetRejected
 from tests import factories
-from workflows.class_screening import COLUMNS
+from tests.factories import screening_sheet as xlsx
 
 
 def actor(user):
@@ -57,14 +55,6 @@ def start(world, **options) -> ScreeningRound:
     return screening.start_round(world.affairs, actor(world.affairs), **options)
 
 
-def xlsx(rows) -> bytes:
-    book = Workbook()
-    book.active.append(list(COLUMNS))
-    for row in rows:
-        book.active.append(list(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def open_tasks(process_id: str):

@@ -7,7 +7,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from caseflow import audit, clock, timefmt
@@ -26,6 +26,7 @@ from caseflow.services import Conflict, screening, setup, sheets
 from caseflow.services import screening_import as imports
 from caseflow.services.sheets import SheetRejected
 from tests import factories
+from tests.factories import screening_sheet as xlsx
 from workflows.class_screening import COLUMNS
 
 
@@ -50,15 +51,6 @@ def today() -> date:
     return timefmt.local(clock.now()).date()
 
 
-def xlsx(rows, header=COLUMNS) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.append(list(header))
-    for row in rows:
-        sheet.append(list(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def good_rows(world, note_for_all: bool = False):

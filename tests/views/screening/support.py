@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from caseflow import audit, clock, timefmt
@@ -19,7 +18,6 @@ from caseflow.models import (
 )
 from caseflow.services import screening
 from tests.conftest import csrf_token, login
-from workflows.class_screening import COLUMNS
 
 
 def start(world) -> ScreeningRound:
@@ -32,14 +30,6 @@ def class_of(world, klass) -> ScreeningClass:
                              .order_by(ScreeningClass.id.desc()).limit(1))
 
 
-def xlsx(rows) -> bytes:
-    book = Workbook()
-    book.active.append(list(COLUMNS))
-    for row in rows:
-        book.active.append(list(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def later(days: int = 2) -> str:

@@ -16,6 +16,7 @@ from caseflow.models import (
 )
 from caseflow.services import screening
 from tests.conftest import csrf_token
+from tests.factories import screening_sheet as xlsx
 from tests.views.screening.support import (
     class_of,
     good_rows,
@@ -24,7 +25,6 @@ from tests.views.screening.support import (
     start,
     switch,
     upload,
-    xlsx,
 )
 
 

@@ -17,6 +17,7 @@ from caseflow.models import (
     TaskRow,
 )
 from tests.conftest import csrf_token
+from tests.factories import screening_sheet as xlsx
 from tests.views.screening.support import (
     class_of,
     created,
@@ -26,7 +27,6 @@ from tests.views.screening.support import (
     start,
     switch,
     upload,
-    xlsx,
 )
 from workflows.class_screening import COLUMNS
 
