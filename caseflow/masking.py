@@ -16,7 +16,7 @@ def _mask(value: str | None, keep_start: int, keep_end: int) -> str:
 
 
 def id_card(value: str | None) -> str:
-    """Mask an ID-card number: 370102200501011233 → 3701**********1234."""
+    """Mask an ID-card number: 370102200501011233 → 3701**********1233."""
     return _mask(value, 4, 4)
 
 
