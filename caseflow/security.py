@@ -180,7 +180,8 @@ def start_session(sid: str) -> None:
 
 def check_session() -> Any:
     """End a signed-in session that is idle, too old, signed out or of a deactivated user."""
-    if request.endpoint in (None, "static") or "_user_id" not in session:
+    # a 404 runs the check too: its page shows the signed-in person's name and badges
+    if request.endpoint == "static" or "_user_id" not in session:
         return None
     now = clock.now().timestamp()
     reason = _expired_reason(now)

@@ -110,3 +110,18 @@ def test_changing_the_password_ends_the_other_sessions(app, client, w):
     assert answer.status_code == 302
     assert _signed_in(client) and not _signed_in(other)
     assert events("password_changed")
+
+
+def test_a_copied_cookie_shows_nobody_even_on_a_page_that_does_not_exist(app, client, w):
+    name = app.config["SESSION_COOKIE_NAME"]
+    signin(client, "counselor1")
+    cookie = client.get_cookie(name).value
+    missing = client.get("/no-such-page").get_data(as_text=True)
+    assert w.counselor1.display_name in missing  # signed in: the 404 page has the nav
+    client.post("/logout", data={"csrf_token": token(client)})
+    client.set_cookie(name, cookie)
+    answer = client.get("/no-such-page")
+    # the ended session is refused before any page, a 404 included, shows who it was
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert w.counselor1.display_name not in answer.get_data(as_text=True)
+    assert '"reason":"ended"' in events("session_expired")[-1].detail
