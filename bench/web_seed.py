@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Table, func, insert, select, update
 
-from caseflow import audit, clock, timefmt
+from caseflow import audit, clock, idcard, timefmt
 from caseflow.db import db
 from caseflow.models import (
     AuditEvent,
@@ -97,12 +97,18 @@ def build_org(n_students: int, colleges: int = 20, per_college: int = 25) -> Org
     return org
 
 
+def _id_card(i: int) -> str:
+    """Return student i's ID number: born 2005-01-01, female, with its check character."""
+    body = f"{370000 + i // 500:06d}20050101{(i % 500) * 2:03d}"
+    return body + idcard.check_digit(body)
+
+
 def _students(org: Org, n: int) -> None:
     rows, guardians = [], []
     for i in range(1, n + 1):
         kid = org.classes[i % len(org.classes)][0]
         rows.append({"id": i, "student_no": f"2024{i:07d}", "name": f"学生{i}", "gender": "女",
-                     "class_id": kid, "phone": f"138{i:08d}", "id_card": f"3701022005{i:08d}",
+                     "class_id": kid, "phone": f"138{i:08d}", "id_card": _id_card(i),
                      "birth_date": date(2005, 1, 1), "status": "在校", "hardship": False,
                      "academic_difficulty": False, "psych_watch": i % 7 == 0})
         guardians.append({"student_id": i, "name": "家长", "relation": "母亲",
