@@ -81,6 +81,12 @@ def org() -> SimpleNamespace:
     return ns
 
 
+def classmates(klass: Klass, numbers: range) -> list[Student]:
+    """Create students 20240001NN named 学生NN in `klass`, with no phone or ID number."""
+    return [student(f"20240001{n:02d}", f"学生{n}", klass, phone=None, id_card=None)
+            for n in numbers]
+
+
 def deployed_org() -> SimpleNamespace:
     """Seed the lists, deploy bpmn/ and create the test organisation."""
     from caseflow.services import setup

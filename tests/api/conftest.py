@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from caseflow.db import db
 from caseflow.models import TaskRow
-from caseflow.services import api_tokens, setup
+from caseflow.services import api_tokens
 from tests import factories
 from tests.security.conftest import referral  # noqa: F401  (a fixture)
 from tests.views import support
@@ -29,9 +29,7 @@ def ready(case_id: int, spec: str = "Talk") -> TaskRow:
 @pytest.fixture
 def w(app, referral) -> SimpleNamespace:  # noqa: F811
     """The API world (see the module docstring)."""
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    people = factories.org()
+    people = factories.deployed_org()
     support.deploy()
     people.a = support.open_case(people.student1, counselor_id=people.counselor1.id)
     people.c = support.open_case(people.student3, counselor_id=people.counselor3.id)

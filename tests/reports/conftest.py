@@ -29,7 +29,7 @@ from caseflow.models import (
     Setting,
     TaskRow,
 )
-from caseflow.services import cases, setup
+from caseflow.services import cases
 from caseflow.services import tasks as task_service
 from tests import factories
 
@@ -104,9 +104,7 @@ def _stop(when: datetime) -> dict:
 @pytest.fixture
 def school(app):
     """Build the known school and return its pieces (cases by letter)."""
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    w = factories.org()
+    w = factories.deployed_org()
     c3 = College(code="C03", name="艺术设计学院")
     db.session.add(c3)
     db.session.flush()

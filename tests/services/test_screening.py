@@ -20,7 +20,7 @@ from caseflow.models import (
     Setting,
     TaskRow,
 )
-from caseflow.services import Forbidden, ValidationFailed, cases, screening, setup, timers
+from caseflow.services import Forbidden, ValidationFailed, cases, screening, timers
 from caseflow.services import screening_batch as batch
 from caseflow.services import screening_import as imports
 from caseflow.services import screening_progress as progress
@@ -36,9 +36,7 @@ def actor(user):
 
 @pytest.fixture
 def world(app):
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    ns = factories.org()
+    ns = factories.deployed_org()
     ns.class4 = factories.Klass(code="K4", name="软件2501班", grade=2025,
                                 college_id=ns.college1.id)
     db.session.add(ns.class4)

@@ -22,7 +22,7 @@ from caseflow.models import (
     TimerRow,
     WorkflowInstance,
 )
-from caseflow.services import Conflict, screening, setup, sheets
+from caseflow.services import Conflict, screening, sheets
 from caseflow.services import screening_import as imports
 from caseflow.services.sheets import SheetRejected
 from tests import factories
@@ -36,11 +36,8 @@ def actor(user):
 
 @pytest.fixture
 def world(app):
-    setup.seed_reference_data()
-    setup.deploy_processes(by="test")
-    ns = factories.org()
-    ns.more = [factories.student(f"20240001{n:02d}", f"学生{n}", ns.class1, phone=None,
-                                 id_card=None) for n in range(2, 15)]
+    ns = factories.deployed_org()
+    ns.more = factories.classmates(ns.class1, range(2, 15))
     ns.more[0].hardship = True  # 2024000102 is a key-group student: a note is required
     db.session.commit()
     ns.round = screening.start_round(ns.affairs, actor(ns.affairs))
