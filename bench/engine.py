@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import workflows  # noqa: E402
+from bench.stats import pct  # noqa: E402
 from caseflow import audit, create_app  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.engine import Run, load_process, split_bundle, standard_functions  # noqa: E402
@@ -45,11 +46,6 @@ class AnyForm(Schema):
 
     class Meta:
         unknown = INCLUDE
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def show(name: str, values: list[float]) -> tuple[float, float]:

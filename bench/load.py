@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench import cpu, web_seed  # noqa: E402
 from bench.crash import _pg_cluster, server_fsync  # noqa: E402
 from bench.load_client import Figures, client, page_client, sign_in  # noqa: E402
+from bench.stats import pct  # noqa: E402
 from caseflow import audit, clock, create_app  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import Case, Setting, TaskRow, TimerRow, User, WorkflowInstance  # noqa: E402
@@ -56,11 +57,6 @@ APP = "app (gunicorn)"
 VICTIM = {"discovery_source": "self_report", "category": "victim",
           "fraud_type": "order_brushing", "what_happened": "刷单被骗", "loss_cny": "3000",
           "money_source": "living_expenses", "ongoing": "no"}
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 # -- seeding ------------------------------------------------------------------------------

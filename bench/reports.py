@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import web_seed  # noqa: E402
-from bench.web import pct, timed  # noqa: E402
+from bench.stats import pct  # noqa: E402
+from bench.web import timed  # noqa: E402
 from caseflow import audit, clock, create_app  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import (  # noqa: E402

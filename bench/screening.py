@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from openpyxl import load_workbook  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from caseflow import audit, clock, create_app, timefmt  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import (  # noqa: E402
@@ -204,7 +205,7 @@ def import_all(sheets: list[tuple[str, int, bytes]], single: bool, workers: int,
     if times:
         times.sort()
         print(f"  per sheet: median {statistics.median(times) * 1000:.1f} ms, "
-              f"p95 {times[int(len(times) * .95)] * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
+              f"p95 {pct(times, 95) * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
     else:
         print(f"  per sheet: {total / len(sheets) * 1000:.1f} ms on average")
     print(f"  fraud cases opened: {opened}")

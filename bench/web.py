@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import web_seed  # noqa: E402
+from bench.stats import pct  # noqa: E402
 from caseflow import create_app  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import AuditEvent, Case, TaskRow  # noqa: E402
@@ -36,11 +37,6 @@ from caseflow.services import setup  # noqa: E402
 from caseflow.views import timeline  # noqa: E402
 
 TARGET_MS = 50.0
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def sign_in(client, username: str) -> None:
