@@ -7,6 +7,8 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
+from openpyxl import Workbook
+
 from caseflow import idcard
 from caseflow.db import db
 from caseflow.models import (
@@ -118,8 +120,6 @@ def actor(user: User) -> Any:
 
 def screening_sheet(rows: list[list[Any]], header: tuple[str, ...] = COLUMNS) -> bytes:
     """Return a class's screening sheet (.xlsx) with `header` and `rows`, as filled in."""
-    from openpyxl import Workbook
-
     book = Workbook()
     book.active.append(list(header))
     for row in rows:

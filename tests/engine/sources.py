@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 from caseflow.engine.parsing import FileReport, check_files
-
-HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n'
-    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
-    'id="Defs" targetNamespace="http://caseflow.test">\n'
-)
+from tests.bpmn_snippets import HEAD
 
 
 def bpmn(body: str, executable: str = "true") -> bytes:

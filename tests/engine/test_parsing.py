@@ -13,7 +13,8 @@ from caseflow.engine.parsing import (
     make_parser,
     parse_bundle,
 )
-from tests.engine.sources import HEAD, bpmn, decision, dmn, flow, line_of, one
+from tests.bpmn_snippets import HEAD
+from tests.engine.sources import bpmn, decision, dmn, flow, line_of, one
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 REFERENCE = sorted((TESTDATA / "bpmn-miwg-reference").glob("*.bpmn"))
