@@ -43,7 +43,7 @@ def describe(process_id: str) -> ModuleType | Any:
         if exc.name == f"workflows.{process_id}":
             raise UnknownProcess(
                 f"no workflows module for process {process_id!r}: "
-                f"add workflows/{process_id}.py with LANES and FORMS"
+                f"add workflows/{process_id}.py (or a package) with LANES and FORMS"
             ) from exc
         raise
 

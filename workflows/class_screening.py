@@ -17,7 +17,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from workflows.fraud_case import CATEGORY_CHOICES, _choice, _meta, _text
+from workflows.common import choice, meta, text
+from workflows.fraud_case import CATEGORY_CHOICES
 
 PROCESS_ID = "class_screening"
 
@@ -97,20 +98,20 @@ FOLLOWUP_CHOICES = {"reached": ("已联系上", "Reached"),
 class ScreeningRowSchema(Schema):
     """One student's line of the class screening (typed in or read from a sheet)."""
 
-    student_no = fields.String(required=True, metadata=_meta("学号", "Student number"))
-    name = fields.String(load_default=None, metadata=_meta("姓名", "Name"))
-    status = _choice(STATUS_CHOICES, "状态", "Status", widget="radio")
-    category = _choice(CATEGORY_CHOICES, "类别", "Category", required=False)
-    fraud_type = _text("诈骗类型", "Fraud type", max_length=60, lookup="fraud_type",
-                       help_zh="受骗、涉诈隐患必填；参诈涉诈可填涉诈行为",
-                       help_en="Required for victims and at-risk students; for involved "
+    student_no = fields.String(required=True, metadata=meta("学号", "Student number"))
+    name = fields.String(load_default=None, metadata=meta("姓名", "Name"))
+    status = choice(STATUS_CHOICES, "状态", "Status", widget="radio")
+    category = choice(CATEGORY_CHOICES, "类别", "Category", required=False)
+    fraud_type = text("诈骗类型", "Fraud type", max_length=60, lookup="fraud_type",
+                      help_zh="受骗、涉诈隐患必填；参诈涉诈可填涉诈行为",
+                      help_en="Required for victims and at-risk students; for involved "
                                "students the behaviour may be given")
-    note = _text("说明", "Note", max_length=2000, widget="textarea",
-                 help_zh="标记的学生和重点关注学生必填",
-                 help_en="Required for flagged and key-group students")
-    reason = _text("未联系原因", "Why not reached", max_length=200)
-    followup_on = fields.Date(load_default=None, metadata=_meta("跟进日期", "Follow-up date",
-                                                                widget="date"))
+    note = text("说明", "Note", max_length=2000, widget="textarea",
+                help_zh="标记的学生和重点关注学生必填",
+                help_en="Required for flagged and key-group students")
+    reason = text("未联系原因", "Why not reached", max_length=200)
+    followup_on = fields.Date(load_default=None, metadata=meta("跟进日期", "Follow-up date",
+                                                               widget="date"))
 
 
 class ScreenClassSchema(Schema):
@@ -122,17 +123,17 @@ class ScreenClassSchema(Schema):
 
     rows = fields.List(fields.Nested(ScreeningRowSchema), required=True,
                        validate=validate.Length(min=1),
-                       metadata=_meta("学生摸排情况", "Students", widget="rows"))
+                       metadata=meta("学生摸排情况", "Students", widget="rows"))
 
 
 class FollowupSchema(Schema):
     """screening_followup: the students not reached in the screening, on the follow-up day."""
 
-    result = _choice(FOLLOWUP_CHOICES, "跟进结果", "Result", widget="radio")
-    note = _text("跟进情况", "What happened", max_length=2000, required=True,
-                 widget="textarea",
-                 help_zh="发现涉诈情况请另行登记个案", help_en="Register a case for any "
-                 "fraud you find")
+    result = choice(FOLLOWUP_CHOICES, "跟进结果", "Result", widget="radio")
+    note = text("跟进情况", "What happened", max_length=2000, required=True,
+                widget="textarea",
+                help_zh="发现涉诈情况请另行登记个案", help_en="Register a case for any "
+                "fraud you find")
 
 
 FORMS: dict[str, type[Schema]] = {

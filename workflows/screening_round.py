@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from workflows.fraud_case import _meta, _text, add_duration
+from workflows.common import add_duration, meta, text
 
 PROCESS_ID = "screening_round"
 
@@ -29,10 +29,10 @@ START_KEYS: tuple[str, ...] = ("round_id", "round_no", "college_id", "college_co
 class RoundReviewSchema(Schema):
     """round_review: the college officer reviews the college's round."""
 
-    reviewed = fields.Boolean(required=True, validate=validate.Equal(True), metadata=_meta(
+    reviewed = fields.Boolean(required=True, validate=validate.Equal(True), metadata=meta(
         "已审核本学院各班摸排情况", "I reviewed every class's screening", widget="boolean"))
-    issues = _text("发现的问题", "Problems found", max_length=2000, widget="textarea")
-    actions = _text("整改与跟进安排", "Follow-up actions", max_length=2000, widget="textarea")
+    issues = text("发现的问题", "Problems found", max_length=2000, widget="textarea")
+    actions = text("整改与跟进安排", "Follow-up actions", max_length=2000, widget="textarea")
 
 
 FORMS: dict[str, type[Schema]] = {TASK: RoundReviewSchema}

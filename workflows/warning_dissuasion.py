@@ -8,7 +8,7 @@ to the leaders. If the student was not dissuaded, money moved or the student too
 the process passes the "转个案处置" event, on which the app opens (or attaches to) the
 student's fraud case. Last, the security office gives feedback to the police.
 
-The form builders come from `workflows.fraud_case`, so labels and widgets look alike.
+The form builders come from `workflows.common`, so labels and widgets look alike.
 """
 
 from __future__ import annotations
@@ -21,18 +21,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
 from caseflow import idcard
-from workflows.fraud_case import MESSAGES_ZH as CASE_MESSAGES_ZH
-from workflows.fraud_case import (
-    _choice,
-    _flag,
-    _lookup,
-    _meta,
-    _money,
-    _need,
-    _text,
-    _when,
-    add_duration,
-)
+from workflows import common
+from workflows.common import add_duration, amount, choice, flag, lookup, meta, need, text, when
 
 PROCESS_ID = "warning_dissuasion"
 
@@ -63,9 +53,8 @@ REACHED_CHOICES = {"in_person": ("当面", "In person"), "phone": ("电话", "Ph
 FEEDBACK_CHANNELS = {"phone": ("电话", "Phone"), "system": ("预警平台", "Warning platform"),
                      "in_person": ("当面", "In person"), "document": ("书面", "In writing")}
 
-# The time fields' checks come from fraud_case, so their messages do too.
 MESSAGES_ZH: dict[str, str] = {
-    **{m: CASE_MESSAGES_ZH[m] for m in ("must not be in the future", "must not be in the past")},
+    **common.MESSAGES_ZH,
     "give a phone number, an ID-card number or a name": "请至少填写手机号码、身份证号或姓名之一",
     "not a phone number": "手机号码格式不正确",
     idcard.NOT_A_NUMBER: "身份证号格式不正确",
@@ -93,21 +82,21 @@ def clean_id_card(value: str | None) -> str | None:
 class WarningSchema(Schema):
     """A police warning as the security office (or the police system) enters it."""
 
-    phone = _text("手机号码", "Phone number", max_length=30, sensitive="phone")
-    id_card = _text("身份证号", "ID-card number", max_length=30, sensitive="id_card")
-    name = _text("姓名", "Name", max_length=50)
-    college_id = fields.Integer(load_default=None, metadata=_meta(
+    phone = text("手机号码", "Phone number", max_length=30, sensitive="phone")
+    id_card = text("身份证号", "ID-card number", max_length=30, sensitive="id_card")
+    name = text("姓名", "Name", max_length=50)
+    college_id = fields.Integer(load_default=None, metadata=meta(
         "学院", "College", "只有姓名时用于缩小候选范围", "Narrows the candidates when only a "
         "name is known", widget="select"))
-    warned_at = _when("预警时间", "Time of the warning", required=True)
-    fraud_type = _lookup("fraud_type", "诈骗类型", "Fraud type", required=True)
-    urgency = _choice(URGENCY_CHOICES, "紧急程度", "Urgency", required=False,
-                      default="urgent", widget="radio")
-    source_ref = _text("预警编号", "Police reference", max_length=100,
-                       help_zh="公安预警平台的编号；同一编号不会重复登记",
-                       help_en="The police platform's number; the same number is not "
+    warned_at = when("预警时间", "Time of the warning", required=True)
+    fraud_type = lookup("fraud_type", "诈骗类型", "Fraud type", required=True)
+    urgency = choice(URGENCY_CHOICES, "紧急程度", "Urgency", required=False,
+                     default="urgent", widget="radio")
+    source_ref = text("预警编号", "Police reference", max_length=100,
+                      help_zh="公安预警平台的编号；同一编号不会重复登记",
+                      help_en="The police platform's number; the same number is not "
                                "entered twice")
-    note = _text("预警内容", "What the police said", max_length=2000, widget="textarea")
+    note = text("预警内容", "What the police said", max_length=2000, widget="textarea")
 
     # every problem at once: runs even when a field failed (then read what was typed)
     @validates_schema(skip_on_field_errors=False, pass_original=True)
@@ -116,12 +105,12 @@ class WarningSchema(Schema):
         phone, id_card = clean_phone(data.get("phone")), clean_id_card(data.get("id_card"))
         typed = original if isinstance(original, dict) else {}
         if not any(str(typed.get(k) or "").strip() for k in ("phone", "id_card", "name")):
-            _need(errors, "phone", "give a phone number, an ID-card number or a name")
+            need(errors, "phone", "give a phone number, an ID-card number or a name")
         if phone and not _PHONE.fullmatch(phone):
-            _need(errors, "phone", "not a phone number")
+            need(errors, "phone", "not a phone number")
         # a mistyped digit would match no student: say so while the number is at hand
         if id_card and (wrong := idcard.problem(id_card)):
-            _need(errors, "id_card", wrong)
+            need(errors, "id_card", wrong)
         if errors:
             raise ValidationError(errors)
 
@@ -139,33 +128,33 @@ WARNING = WarningSchema
 class ReachSchema(Schema):
     """reach_counselor / reach_security: the student was reached (见面劝阻), and the outcome."""
 
-    reached_at = _when("见到学生的时间", "When the student was reached", required=True)
-    reached_how = _choice(REACHED_CHOICES, "劝阻方式", "How the student was reached",
-                          widget="radio", help_zh="实习、假期离校或请假的学生可通过电话、视频、"
-                          "家长或属地派出所劝阻", help_en="A student away from campus may be "
-                          "reached by phone, video, a parent or the local police")
-    dissuaded = fields.Boolean(required=True, metadata=_meta(
+    reached_at = when("见到学生的时间", "When the student was reached", required=True)
+    reached_how = choice(REACHED_CHOICES, "劝阻方式", "How the student was reached",
+                         widget="radio", help_zh="实习、假期离校或请假的学生可通过电话、视频、"
+                         "家长或属地派出所劝阻", help_en="A student away from campus may be "
+                         "reached by phone, video, a parent or the local police")
+    dissuaded = fields.Boolean(required=True, metadata=meta(
         "是否劝阻成功", "Dissuaded", widget="radio"))
-    money_transferred = _flag("是否已转账", "Money already transferred")
-    amount_cny = _money("已转账金额（元）", "Amount transferred (CNY)",
+    money_transferred = flag("是否已转账", "Money already transferred")
+    amount_cny = amount("已转账金额（元）", "Amount transferred (CNY)",
                         default=Decimal("0.00"))
-    transferred_at = _when("最后一次转账时间", "When the money was last transferred")
-    took_part = _flag("学生是否参与涉诈（如出租银行卡）",
-                      "The student took part (e.g. rented out a card)")
-    behaviour = _lookup("behaviour", "涉诈行为", "What the student did",
-                        help_zh="参与涉诈时填写", help_en="When the student took part")
-    what_happened = _text("劝阻经过", "What happened", max_length=4000, widget="textarea")
+    transferred_at = when("最后一次转账时间", "When the money was last transferred")
+    took_part = flag("学生是否参与涉诈（如出租银行卡）",
+                     "The student took part (e.g. rented out a card)")
+    behaviour = lookup("behaviour", "涉诈行为", "What the student did",
+                       help_zh="参与涉诈时填写", help_en="When the student took part")
+    what_happened = text("劝阻经过", "What happened", max_length=4000, widget="textarea")
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, list[str]] = {}
         if data.get("money_transferred"):
             if not data.get("amount_cny"):
-                _need(errors, "amount_cny", "give the amount transferred")
+                need(errors, "amount_cny", "give the amount transferred")
             if not data.get("transferred_at"):
-                _need(errors, "transferred_at", "give when the money was transferred")
+                need(errors, "transferred_at", "give when the money was transferred")
         if data.get("took_part") and not data.get("behaviour"):
-            _need(errors, "behaviour", "give what the student did")
+            need(errors, "behaviour", "give what the student did")
         if errors:
             raise ValidationError(errors)
 
@@ -173,11 +162,11 @@ class ReachSchema(Schema):
 class FeedbackSchema(Schema):
     """police_feedback: the outcome is reported back to the police (反馈)."""
 
-    fed_back_at = _when("反馈时间", "When the police were told", required=True)
-    channel = _choice(FEEDBACK_CHANNELS, "反馈方式", "Channel", widget="radio")
-    police_contact = _text("接收反馈的民警或单位", "Police officer or unit", max_length=100)
-    content = _text("反馈内容", "What was reported", max_length=2000, required=True,
-                    widget="textarea")
+    fed_back_at = when("反馈时间", "When the police were told", required=True)
+    channel = choice(FEEDBACK_CHANNELS, "反馈方式", "Channel", widget="radio")
+    police_contact = text("接收反馈的民警或单位", "Police officer or unit", max_length=100)
+    content = text("反馈内容", "What was reported", max_length=2000, required=True,
+                   widget="textarea")
 
 
 # Steps whose completion has side effects outside the workflow (the warning row, opening
