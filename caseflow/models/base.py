@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Numeric, TypeDecorator
 
 from caseflow import clock
+
+# Amounts in CNY: 12 digits and 2 places, as workflows.common.MONEY_MAX allows.
+MONEY = Numeric(14, 2)
 
 
 class UTCDateTime(TypeDecorator):

@@ -11,7 +11,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -19,10 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caseflow.db import db
-from caseflow.models.base import UTCDateTime, utcnow
+from caseflow.models.base import MONEY, UTCDateTime, utcnow
 from caseflow.models.org import Klass, Student
-
-MONEY = Numeric(14, 2)
 
 
 class PoliceWarning(db.Model):

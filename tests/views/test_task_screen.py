@@ -13,6 +13,19 @@ def _talk() -> TaskRow:
     return db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "Talk"))
 
 
+def _referred_to_psych(client) -> TaskRow:
+    """Complete counselor1's talk with a referral, sign in as psych; return the Accept task."""
+    login(client, "counselor1")
+    task = _talk()
+    html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    client.post(f"/tasks/{task.id}", data={"csrf_token": csrf_token(html),
+                                          "reached_how": "phone", "note": "转介",
+                                          "talked_at": "2020-01-02T10:30", "refer": "on"})
+    client.post("/logout", data={"csrf_token": csrf_token(html)})
+    login(client, "psych")
+    return db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "Accept"))
+
+
 def _events(kind: str) -> list[AuditEvent]:
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.event_type == kind)))
 
@@ -116,15 +129,7 @@ def test_other_counselor_gets_404_and_the_attempt_is_audited(client, world):
 
 
 def test_claim_and_release_a_queue_task(client, world):
-    login(client, "counselor1")
-    task = _talk()
-    html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
-    client.post(f"/tasks/{task.id}", data={"csrf_token": csrf_token(html),
-                                          "reached_how": "phone", "note": "转介",
-                                          "talked_at": "2020-01-02T10:30", "refer": "on"})
-    client.post("/logout", data={"csrf_token": csrf_token(html)})
-    login(client, "psych")
-    accept = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "Accept"))
+    accept = _referred_to_psych(client)
     inbox = client.get("/").get_data(as_text=True)
     assert "接收转介" in inbox and "认领" in inbox
     token = csrf_token(inbox)
@@ -138,15 +143,7 @@ def test_claim_and_release_a_queue_task(client, world):
 
 
 def test_psych_centre_accepts_a_referral(client, world):
-    login(client, "counselor1")
-    task = _talk()
-    html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
-    client.post(f"/tasks/{task.id}", data={"csrf_token": csrf_token(html),
-                                          "reached_how": "phone", "note": "转介",
-                                          "talked_at": "2020-01-02T10:30", "refer": "on"})
-    client.post("/logout", data={"csrf_token": csrf_token(html)})
-    login(client, "psych")
-    accept = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "Accept"))
+    accept = _referred_to_psych(client)
     page = client.get(f"/tasks/{accept.id}").get_data(as_text=True)
     bad = client.post(f"/tasks/{accept.id}", data={"csrf_token": csrf_token(page),
                                                    "accept": "decline"})
@@ -159,15 +156,7 @@ def test_psych_centre_accepts_a_referral(client, world):
 
 
 def test_confidential_notes_are_marked_on_the_form(client, world):
-    login(client, "counselor1")
-    task = _talk()
-    html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
-    client.post(f"/tasks/{task.id}", data={"csrf_token": csrf_token(html),
-                                          "reached_how": "phone", "note": "转介",
-                                          "talked_at": "2020-01-02T10:30", "refer": "on"})
-    client.post("/logout", data={"csrf_token": csrf_token(html)})
-    login(client, "psych")
-    accept = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "Accept"))
+    accept = _referred_to_psych(client)
     page = client.get(f"/tasks/{accept.id}").get_data(as_text=True)
     client.post(f"/tasks/{accept.id}", data={"csrf_token": csrf_token(page), "accept": "accept"})
     session = db.session.scalar(select(TaskRow).where(TaskRow.task_spec == "Session"))
