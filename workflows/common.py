@@ -56,7 +56,7 @@ def meta(zh: str, en: str, help_zh: str | None = None, help_en: str | None = Non
 def choice(values: Mapping[str, tuple[str, str]], zh: str, en: str, *, required: bool = True,
            widget: str = "select", default: Any = None, help_zh: str | None = None,
            help_en: str | None = None) -> fields.String:
-    """A fixed enum (validate.OneOf) with Chinese and English labels per value."""
+    """Return a fixed enum (validate.OneOf) with Chinese and English labels per value."""
     info = meta(zh, en, help_zh, help_en, widget=widget,
                 choices={k: {"zh": v[0], "en": v[1]} for k, v in values.items()})
     if required:
@@ -69,7 +69,7 @@ def choice(values: Mapping[str, tuple[str, str]], zh: str, en: str, *, required:
 def text(zh: str, en: str, *, max_length: int = 200, required: bool = False,
          widget: str = "text", help_zh: str | None = None, help_en: str | None = None,
          **extra: Any) -> fields.String:
-    """A free-text field (optional unless `required`), at most `max_length` characters."""
+    """Return a free-text field (optional unless `required`), at most `max_length` characters."""
     info = meta(zh, en, help_zh, help_en, widget=widget, **extra)
     if required:
         return fields.String(required=True, validate=validate.Length(min=1, max=max_length),
@@ -83,7 +83,7 @@ MONEY_MAX = Decimal("9999999999.99")  # the money columns hold 12 digits: sums s
 
 def amount(zh: str, en: str, *, required: bool = False, default: Any = None,
            help_zh: str | None = None, help_en: str | None = None) -> fields.Decimal:
-    """An amount of money in CNY, kept as a two-place decimal string."""
+    """Return an amount of money in CNY, kept as a two-place decimal string."""
     info = meta(zh, en, help_zh, help_en, widget="money")
     kwargs: dict[str, Any] = {"required": True} if required else {"load_default": default}
     return fields.Decimal(as_string=True, places=2, validate=validate.Range(min=0, max=MONEY_MAX),
@@ -92,7 +92,7 @@ def amount(zh: str, en: str, *, required: bool = False, default: Any = None,
 
 def when(zh: str, en: str, *, required: bool = False, past: bool = True,
          help_zh: str | None = None, help_en: str | None = None) -> fields.AwareDateTime:
-    """A time with zone; `past` refuses one in the future, otherwise one in the past."""
+    """Return a time with zone; `past` refuses a future one, otherwise a past one."""
     info = meta(zh, en, help_zh, help_en, widget="datetime")
     check = not_future if past else not_past
     kwargs: dict[str, Any] = {"required": True} if required else {"load_default": None}
@@ -100,7 +100,7 @@ def when(zh: str, en: str, *, required: bool = False, past: bool = True,
 
 
 def day(zh: str, en: str, *, required: bool = True) -> fields.Date:
-    """A date not in the future."""
+    """Return a date not in the future."""
     info = meta(zh, en, widget="date")
     kwargs: dict[str, Any] = {"required": True} if required else {"load_default": None}
     return fields.Date(validate=not_future, metadata=info, **kwargs)
@@ -108,14 +108,14 @@ def day(zh: str, en: str, *, required: bool = True) -> fields.Date:
 
 def flag(zh: str, en: str, *, default: bool = False, help_zh: str | None = None,
          help_en: str | None = None) -> fields.Boolean:
-    """A yes/no box."""
+    """Return a yes/no box."""
     return fields.Boolean(load_default=default,
                           metadata=meta(zh, en, help_zh, help_en, widget="boolean"))
 
 
 def lookup(kind: str, zh: str, en: str, *, required: bool = False, many: bool = False,
            help_zh: str | None = None, help_en: str | None = None) -> fields.Field:
-    """A code from an editable list; the app checks it against the lookups table."""
+    """Return a code from an editable list; the app checks it against the lookups table."""
     info = meta(zh, en, help_zh, help_en, lookup=kind,
                 widget="checkboxes" if many else "select")
     if many:
