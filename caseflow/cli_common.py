@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,21 @@ def app_context() -> Iterator[Flask]:
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def os_user() -> str:
+    """Return the operating-system user running the command ("unknown" if it has none)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cli_actor(role: str | None = "admin") -> Any:
+    """Return the audit actor of a command run on the server: `cli:<os user>`."""
+    from caseflow.audit import Actor
+
+    return Actor(None, f"cli:{os_user()}", role, None, "caseflow-cli")
 
 
 Explain = Callable[[Exception], list[str]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 
 from caseflow.cli_common import app_context as _app_context
-from caseflow.cli_common import refusals
+from caseflow.cli_common import cli_actor, refusals
 
 
 def _refusals(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,11 +83,10 @@ def get_setting(key: str, verbose: bool) -> None:
 @_refusals
 def set_setting(key: str, value: str, reason: str) -> None:
     """Change a setting, e.g. `set due.talk red=PT2H,orange=PT12H,yellow=PT48H --reason …`."""
-    from caseflow.audit import Actor
     from caseflow.services import settings_admin
 
     lang = _lang()
-    actor = Actor(None, f"cli:{_os_user()}")
+    actor = cli_actor(None)
     with _app_context():
         result = settings_admin.change(key, value, reason, actor, None, lang=lang)
     click.echo(f"changed {result.summary(lang)}")
@@ -97,8 +95,3 @@ def set_setting(key: str, value: str, reason: str) -> None:
         click.echo(note)
 
 
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

@@ -6,38 +6,18 @@ audit event with the operating-system user as the actor.
 
 from __future__ import annotations
 
-import getpass
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import click
-from flask import Flask
 from sqlalchemy import select
 
-from caseflow.audit import Actor
+from caseflow.cli_common import app_context as _app_context
+from caseflow.cli_common import cli_actor
 from caseflow.models.org import ROLES
 
 ROLE = click.Choice(ROLES)
-
-
-@contextmanager
-def _app_context() -> Iterator[Flask]:
-    from caseflow import create_app
-
-    app = create_app()
-    with app.app_context():
-        yield app
-
-
-def _actor() -> Actor:
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = "unknown"
-    return Actor(None, f"cli:{who}", "admin", None, "caseflow-cli")
 
 
 def _user(username: str) -> Any:
@@ -111,7 +91,7 @@ def add(username: str, display_name: str, roles: tuple[str, ...], college: str |
             _refused(ValueError(f"unknown class among {', '.join(classes)}"))
         password = None if service else _new_password(username)
         try:
-            auth.create_user(username, display_name, list(roles), _actor(), password=password,
+            auth.create_user(username, display_name, list(roles), cli_actor(), password=password,
                              college_id=college_id, class_ids=class_ids)
         except ValidationFailed as exc:
             _refused(exc)
@@ -126,7 +106,7 @@ def set_roles(username: str, roles: tuple[str, ...]) -> None:
     from caseflow.services import auth
 
     with _app_context():
-        before, after = auth.set_roles(_user(username), list(roles), _actor())
+        before, after = auth.set_roles(_user(username), list(roles), cli_actor())
     click.echo(f"{username}: {','.join(before) or '-'} -> {','.join(after) or '-'}")
 
 
@@ -137,7 +117,7 @@ def deactivate(username: str) -> None:
     from caseflow.services import auth
 
     with _app_context():
-        auth.set_active(_user(username), False, _actor())
+        auth.set_active(_user(username), False, cli_actor())
     click.echo(f"{username} deactivated")
 
 
@@ -148,7 +128,7 @@ def activate(username: str) -> None:
     from caseflow.services import auth
 
     with _app_context():
-        auth.set_active(_user(username), True, _actor())
+        auth.set_active(_user(username), True, cli_actor())
     click.echo(f"{username} activated")
 
 
@@ -161,7 +141,7 @@ def set_password(username: str) -> None:
     with _app_context():
         user = _user(username)
         try:
-            auth.set_password(user, _new_password(username), _actor())
+            auth.set_password(user, _new_password(username), cli_actor())
         except ValidationFailed as exc:
             _refused(exc)
     click.echo(f"password of {username} changed")
@@ -175,7 +155,7 @@ def require_totp(role: str, off: bool) -> None:
     from caseflow.services import totp
 
     with _app_context():
-        totp.require_for_role(role, not off, _actor())
+        totp.require_for_role(role, not off, cli_actor())
         now = sorted(totp.required_roles())
     click.echo(f"second factor required for: {', '.join(now) or 'no role'}")
 
@@ -187,7 +167,7 @@ def reset_totp(username: str) -> None:
     from caseflow.services import totp
 
     with _app_context():
-        done = totp.reset(_user(username), _actor())
+        done = totp.reset(_user(username), cli_actor())
     click.echo(f"second factor of {username} {'removed' if done else 'was not set up'}")
 
 
@@ -202,7 +182,7 @@ def issue_token(username: str, name: str, roles: tuple[str, ...], days: int | No
 
     with _app_context():
         try:
-            row, token = api_tokens.issue(_user(username).id, name, roles, _actor(),
+            row, token = api_tokens.issue(_user(username).id, name, roles, cli_actor(),
                                           timedelta(days=days) if days else None)
         except ValidationFailed as exc:
             _refused(exc)
@@ -231,7 +211,7 @@ def revoke_token(token_id: int) -> None:
 
     with _app_context():
         try:
-            api_tokens.revoke(token_id, _actor())
+            api_tokens.revoke(token_id, cli_actor())
         except NotFound as exc:
             _refused(exc)
     click.echo(f"token {token_id} revoked")
