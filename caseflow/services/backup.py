@@ -1,0 +1,319 @@
+"""Copy the whole database to one file while caseflow runs, and check such a copy.
+
+SQLite: the online backup API copies what was committed when it began (a write still in
+progress is not in the copy, and nobody has to stop). PostgreSQL: `pg_dump` in its custom
+format, on a snapshot this module opens first, so the figures it reports (audit events,
+cases) are exactly those in the file. Either copy is written under a temporary name beside
+the target, checked, and only then given its name: a failed backup leaves nothing that
+looks like one, and an existing file is never overwritten.
+
+A copy holds every student's personal data: only its owner may read the file, and making
+one is an audit event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.orm import Session
+
+from caseflow import audit, clock
+from caseflow.db import db
+from caseflow.models import AuditHead, Case
+from caseflow.services import ServiceError
+from caseflow.services.health import code_revisions
+
+SQLITE, POSTGRES = "sqlite", "postgresql"
+_SUFFIX = {SQLITE: "sqlite3", POSTGRES: "pgdump"}
+
+
+class BackupRefused(ServiceError):
+    """The backup or the check cannot be done; the message says why and what to do."""
+
+
+@dataclass
+class Backup:
+    """A finished copy: where it is, what it holds, and its fingerprint."""
+
+    path: Path
+    kind: str
+    size: int
+    sha256: str
+    audit_seq: int
+    cases: int
+
+
+@dataclass
+class Checked:
+    """What a check of a copy found; `problems` is empty when the copy is sound."""
+
+    path: Path
+    kind: str
+    audit_seq: int | None = None
+    cases: int | None = None
+    facts: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def make(dest: Path, actor: audit.Actor) -> Backup:
+    """Copy the database to `dest` (a new file, or a folder to put a dated file in)."""
+    url = db.engine.url
+    kind = _kind(url)
+    target = _target(dest, kind)
+    partial = _private_file(target.with_name(f".{target.name}.partial"))
+    try:
+        seq, cases = _copy_sqlite(url, partial) if kind == SQLITE else _dump(url, partial)
+        _fsync(partial)
+        _claim(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    made = Backup(target, kind, target.stat().st_size, _sha256(target), seq, cases)
+    audit.record("backup_made", actor, detail={
+        "file": target.name, "kind": kind, "bytes": made.size, "sha256": made.sha256,
+        "audit_seq": seq, "cases": cases})
+    db.session.commit()
+    return made
+
+
+def check(path: Path) -> Checked:
+    """Check a copy made by `make`: readable, whole, at a known schema, audit chain intact."""
+    if not path.is_file():
+        raise BackupRefused(f"{path}: no such file")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head.startswith(b"SQLite format 3"):
+        return _check_sqlite(path)
+    if head.startswith(b"PGDMP"):
+        return _check_dump(path)
+    raise BackupRefused(f"{path}: neither an SQLite database nor a pg_dump archive")
+
+
+# -- where the copy goes -----------------------------------------------------------------
+
+def _kind(url: URL) -> str:
+    if url.get_backend_name() == SQLITE:
+        if url.database in (None, "", ":memory:"):
+            raise BackupRefused("the database is in memory: there is no file to copy")
+        return SQLITE
+    if url.get_backend_name() == POSTGRES:
+        return POSTGRES
+    raise BackupRefused(f"cannot back up a {url.get_backend_name()} database")
+
+
+def _target(dest: Path, kind: str) -> Path:
+    if dest.is_dir():
+        stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+        dest = dest / f"caseflow-{stamp}.{_SUFFIX[kind]}"
+    if dest.exists():
+        raise BackupRefused(f"{dest} exists: a backup never overwrites a file")
+    if not dest.parent.is_dir():
+        raise BackupRefused(f"{dest.parent}: no such folder")
+    return dest
+
+
+def _private_file(path: Path) -> Path:
+    """Create `path` empty, readable by this user only: the copy holds personal data."""
+    path.unlink(missing_ok=True)  # what a killed backup left (never a finished copy)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
+
+
+def _claim(partial: Path, target: Path) -> None:
+    """Give the finished copy its name, unless something took the name meanwhile."""
+    try:
+        os.link(partial, target)  # fails rather than replace an existing file
+    except FileExistsError:
+        raise BackupRefused(f"{target} exists: a backup never overwrites a file") from None
+    except OSError:  # a file system without hard links
+        if target.exists():
+            raise BackupRefused(f"{target} exists: a backup never overwrites a file") from None
+        os.replace(partial, target)
+    _fsync(target.parent)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- SQLite ------------------------------------------------------------------------------
+
+def _copy_sqlite(url: URL, partial: Path) -> tuple[int, int]:
+    source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+    copy = sqlite3.connect(partial)
+    try:
+        source.backup(copy)  # one step: one read snapshot of the whole file
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
+        problem = copy.execute("PRAGMA quick_check").fetchone()[0]
+        if problem != "ok":
+            raise BackupRefused(f"the copy failed SQLite's check: {problem}")
+        return _sqlite_figures(copy)
+    finally:
+        copy.close()
+        source.close()
+
+
+def _sqlite_figures(conn: sqlite3.Connection) -> tuple[int, int]:
+    row = conn.execute(f"SELECT seq FROM {AuditHead.__tablename__} WHERE id = 1").fetchone()
+    cases = conn.execute(f"SELECT count(*) FROM {Case.__tablename__}").fetchone()[0]
+    return (row[0] if row else 0), cases
+
+
+def _check_sqlite(path: Path) -> Checked:
+    result = Checked(path, SQLITE)
+    with tempfile.TemporaryDirectory(prefix="caseflow-check-") as scratch:
+        # work on a scratch copy: opening a database may write to it (WAL, -shm files)
+        work = Path(scratch) / "copy.sqlite3"
+        shutil.copyfile(path, work)
+        conn = sqlite3.connect(work)
+        try:
+            state = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            conn.close()
+        if state != "ok":
+            result.problems.append(f"SQLite's integrity check failed: {state}")
+            return result
+        result.facts.append("SQLite integrity check: ok")
+        engine = create_engine(f"sqlite:///{work}")
+        try:
+            with Session(engine) as session:
+                _check_contents(session, result)
+        finally:
+            engine.dispose()
+    return result
+
+
+# -- PostgreSQL --------------------------------------------------------------------------
+
+def _dump(url: URL, partial: Path) -> tuple[int, int]:
+    pg_dump = _tool("pg_dump")
+    with _snapshot() as (conn, snapshot):
+        seq, cases = _figures(conn)
+        done = subprocess.run(
+            [pg_dump, "--format=custom", f"--snapshot={snapshot}", f"--file={partial}",
+             f"--dbname={_libpq_url(url)}"],
+            env=_libpq_env(url), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BackupRefused(f"pg_dump failed: {_last_line(done.stderr)}")
+    _list_dump(partial)
+    return seq, cases
+
+
+@contextmanager
+def _snapshot() -> Iterator[tuple[Connection, str]]:
+    """Hold a repeatable-read snapshot open and give its id, for pg_dump to share."""
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            yield conn, snapshot
+
+
+def _figures(conn: Connection) -> tuple[int, int]:
+    seq = conn.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar()
+    cases = conn.execute(select(func.count()).select_from(Case)).scalar_one()
+    return seq or 0, cases
+
+
+def _libpq_url(url: URL) -> str:
+    """The URL for libpq, without the password (that goes in PGPASSWORD, out of `ps`)."""
+    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+
+
+def _libpq_env(url: URL) -> dict[str, str]:
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return env
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BackupRefused(f"{name} is not installed (Debian: apt-get install postgresql-client)")
+    return found
+
+
+def _list_dump(path: Path) -> list[str]:
+    done = subprocess.run([_tool("pg_restore"), "--list", str(path)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BackupRefused(f"pg_restore cannot read {path.name}: {_last_line(done.stderr)}")
+    return [line for line in done.stdout.splitlines() if line and not line.startswith(";")]
+
+
+def _check_dump(path: Path) -> Checked:
+    result = Checked(path, POSTGRES)
+    try:
+        entries = _list_dump(path)
+    except BackupRefused as exc:
+        result.problems.append(str(exc))
+        return result
+    result.facts.append(f"pg_restore reads it: {len(entries)} entries")
+    for table in (AuditHead.__tablename__, "audit_event", Case.__tablename__,
+                  "workflow_instance", "alembic_version"):
+        if not any(f"TABLE DATA public {table} " in line for line in entries):
+            result.problems.append(f"the archive holds no data of the table {table}")
+    result.facts.append("to check the audit chain, restore it into an empty database and "
+                        "run `caseflow audit verify` there")
+    return result
+
+
+def _last_line(stderr: str) -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+# -- what any copy must hold -------------------------------------------------------------
+
+def _check_contents(session: Session, result: Checked) -> None:
+    conn = session.connection()
+    current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    heads, known = code_revisions()
+    if current == set(heads):
+        result.facts.append(f"schema: at migration {', '.join(sorted(current))}, as this code")
+    elif current <= known:
+        result.facts.append(f"schema: at migration {', '.join(sorted(current))}, older than "
+                            "this code (`caseflow init-db` upgrades it after a restore)")
+    else:
+        result.problems.append(f"schema: at migration {', '.join(sorted(current))}, which "
+                               "this code does not know")
+        return
+    key = current_app.config["AUDIT_KEY"].encode()
+    verdict = audit.verify(session, key)
+    (result.facts if verdict.ok else result.problems).append(f"audit chain: {verdict.message}")
+    seq, cases = _figures(conn)
+    result.audit_seq, result.cases = seq, cases
+
+
+def size_text(size: int) -> str:
+    """Return a byte count in words ("1.2 MB")."""
+    value = float(size)
+    for unit in ("bytes", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
