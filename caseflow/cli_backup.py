@@ -36,16 +36,21 @@ def make_backup(dest: Path) -> None:
 
 @backup_group.command("check")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--restore-into", metavar="URL", default=None,
+              help="a pg_dump archive: restore it into this empty PostgreSQL database "
+                   "and walk its audit chain there")
 @refusals()
-def check_backup(file: Path) -> None:
-    """Check a copy: readable and whole, its schema, and (SQLite) its audit chain.
+def check_backup(file: Path, restore_into: str | None) -> None:
+    """Check a copy: readable and whole, its schema, and its audit chain.
 
+    An SQLite copy is checked in place. A pg_dump archive is read in place; with
+    --restore-into it is restored into an empty database (left there) and checked whole.
     Exits 1 when something is wrong with it.
     """
     from caseflow.services import backup
 
     with app_context():
-        found = backup.check(file)
+        found = backup.check(file, restore_into)
     for fact in found.facts:
         click.echo(f"ok: {fact}")
     if found.cases is not None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session
 
 from caseflow import audit, clock
@@ -87,16 +87,26 @@ def make(dest: Path, actor: audit.Actor) -> Backup:
     return made
 
 
-def check(path: Path) -> Checked:
-    """Check a copy made by `make`: readable, whole, at a known schema, audit chain intact."""
+def check(path: Path, restore_into: str | None = None) -> Checked:
+    """Check a copy made by `make`: readable, whole, at a known schema, audit chain intact.
+
+    A pg_dump archive is read in place; its audit chain is walked only when it is restored
+    into `restore_into`, the URL of an empty PostgreSQL database (left there afterwards).
+    """
     if not path.is_file():
         raise BackupRefused(f"{path}: no such file")
     with path.open("rb") as fh:
         head = fh.read(16)
     if head.startswith(b"SQLite format 3"):
+        if restore_into:
+            raise BackupRefused("an SQLite copy is checked in place: restoring into a "
+                                "database is for pg_dump archives")
         return _check_sqlite(path)
     if head.startswith(b"PGDMP"):
-        return _check_dump(path)
+        result = _check_dump(path)
+        if restore_into and not result.problems:
+            _check_restored(path, make_url(restore_into), result)
+        return result
     raise BackupRefused(f"{path}: neither an SQLite database nor a pg_dump archive")
 
 
@@ -277,9 +287,33 @@ def _check_dump(path: Path) -> Checked:
                   "workflow_instance", "alembic_version"):
         if not any(f"TABLE DATA public {table} " in line for line in entries):
             result.problems.append(f"the archive holds no data of the table {table}")
-    result.facts.append("to check the audit chain, restore it into an empty database and "
-                        "run `caseflow audit verify` there")
     return result
+
+
+def _check_restored(path: Path, url: URL, result: Checked) -> None:
+    """Restore the archive into the empty database at `url` and check what it holds."""
+    if url.get_backend_name() != POSTGRES:
+        raise BackupRefused("a pg_dump archive is restored into a PostgreSQL database")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = conn.execute(text("SELECT count(*) FROM pg_tables "
+                                       "WHERE schemaname = 'public'")).scalar_one()
+        if tables:
+            raise BackupRefused(f"database {url.database} is not empty ({tables} tables): "
+                                "the check restores only into an empty database")
+        done = subprocess.run(
+            [_tool("pg_restore"), "--no-owner", "--exit-on-error",
+             f"--dbname={_libpq_url(url)}", str(path)],
+            env=_libpq_env(url), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            result.problems.append(f"pg_restore failed: {_last_line(done.stderr)}")
+            return
+        result.facts.append(f"restored into database {url.database}")
+        with Session(engine) as session:
+            _check_contents(session, result)
+    finally:
+        engine.dispose()
 
 
 def _last_line(stderr: str) -> str:

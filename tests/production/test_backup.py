@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import stat
@@ -141,6 +142,8 @@ def test_check_names_the_altered_audit_row_of_a_copy(world, folder: Path):
     conn.close()
     found = backup.check(made.path)
     assert any("row seq 2" in p and "altered" in p for p in found.problems)
+    with pytest.raises(backup.BackupRefused, match="an SQLite copy is checked in place"):
+        backup.check(made.path, "postgresql+psycopg://nobody@/x")
 
 
 def test_check_refuses_what_is_not_a_backup(app, folder: Path):
@@ -161,6 +164,21 @@ def test_a_pg_dump_restores_into_an_empty_database_with_its_chain_intact(world, 
         assert session.scalar(select(func.count()).select_from(Case)) == 1
         verdict = audit.verify(session, b"test-audit-key")
         assert verdict.ok and verdict.checked == seq
+
+
+@pytest.mark.database("postgresql")
+def test_check_restores_a_dump_into_an_empty_database_and_walks_its_chain(world, folder: Path):
+    made = backup.make(folder / "copy.pgdump", OPERATOR)
+    name = f"cf_check_{os.getpid()}"
+    _pg_admin(f"CREATE DATABASE {name}")
+    try:
+        found = backup.check(made.path, _pg_url(name))
+        assert found.problems == [] and (found.cases, found.audit_seq) == (1, made.audit_seq)
+        assert f"audit chain: ok: {made.audit_seq} audit events, chain intact" in found.facts
+        with pytest.raises(backup.BackupRefused, match="is not empty"):
+            backup.check(made.path, _pg_url(name))  # it holds the first restore now
+    finally:
+        _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.mark.database("postgresql")
