@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session
 
@@ -325,6 +325,9 @@ def _last_line(stderr: str) -> str:
 
 def _check_contents(session: Session, result: Checked) -> None:
     conn = session.connection()
+    if not inspect(conn).has_table("alembic_version"):
+        result.problems.append("not a caseflow database: it has no migration record")
+        return
     current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     heads, known = code_revisions()
     if current == set(heads):

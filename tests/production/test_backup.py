@@ -153,6 +153,11 @@ def test_check_refuses_what_is_not_a_backup(app, folder: Path):
         backup.check(junk)
     with pytest.raises(backup.BackupRefused, match="no such file"):
         backup.check(folder / "missing.sqlite3")
+    other = folder / "other.sqlite3"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.close()
+    assert backup.check(other).problems == ["not a caseflow database: it has no migration record"]
 
 
 @pytest.mark.database("postgresql")
