@@ -16,6 +16,8 @@ import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from caseflow.cli_common import cannot_open, remember_database
+
 
 def register(app: Flask) -> None:
     """Make the commands available as `flask --app caseflow …` too."""
@@ -26,9 +28,7 @@ def _app() -> Flask:
     from caseflow import create_app
 
     app = create_app()
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None:
-        ctx.meta["caseflow_db_url"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    remember_database(app)
     return app
 
 
@@ -40,13 +40,7 @@ def _database_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except OperationalError as exc:
-            from caseflow.dbcheck import describe_url
-
-            reason = str(exc.orig) if exc.orig is not None else str(exc)
-            url = click.get_current_context().meta.get("caseflow_db_url")
-            click.echo(f"error: cannot open the database {describe_url(url)}: {reason}",
-                       err=True)
-            sys.exit(2)
+            cannot_open(exc)
         except _refusals() as exc:
             click.echo(f"refused: {exc}", err=True)
             sys.exit(1)

@@ -7,7 +7,7 @@ import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import Flask
@@ -21,12 +21,32 @@ def app_context() -> Iterator[Flask]:
     from caseflow.db import db
 
     app = create_app()
+    remember_database(app)
     with app.app_context():
         try:
             yield app
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def remember_database(app: Flask) -> None:
+    """Note the app's database URL, for `cannot_open` to name it."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["caseflow_db_url"] = app.config["SQLALCHEMY_DATABASE_URI"]
+
+
+def cannot_open(exc: OperationalError) -> NoReturn:
+    """Say which database could not be opened (password hidden) and why; exit 2."""
+    from caseflow.dbcheck import describe_url
+
+    reason = str(exc.orig) if exc.orig is not None else str(exc)
+    ctx = click.get_current_context(silent=True)
+    url = ctx.meta.get("caseflow_db_url") if ctx is not None else None
+    click.echo(f"error: cannot open the database {describe_url(url or '?')}: {reason}",
+               err=True)
+    sys.exit(2)
 
 
 def os_user() -> str:
@@ -61,9 +81,7 @@ def refusals(extra: dict[type[Exception], Explain] | None = None
             try:
                 return func(*args, **kwargs)
             except OperationalError as exc:
-                reason = str(exc.orig) if exc.orig is not None else str(exc)
-                click.echo(f"error: cannot open the database: {reason}", err=True)
-                sys.exit(2)
+                cannot_open(exc)
             except Exception as exc:
                 lines = _explain(exc, extra or {})
                 if lines is None:
