@@ -187,6 +187,22 @@ def test_check_restores_a_dump_into_an_empty_database_and_walks_its_chain(world,
 
 
 @pytest.mark.database("postgresql")
+def test_a_failed_pg_dump_leaves_no_file_and_no_event(world, folder: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "pg_dump"  # stands in for a pg_dump older than the server
+    fake.write_text("#!/bin/sh\necho 'pg_dump: error: aborting because of server version "
+                    "mismatch' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    with pytest.raises(backup.BackupRefused, match="pg_dump failed: .*server version mismatch"):
+        backup.make(folder, OPERATOR)
+    assert list(folder.iterdir()) == []
+    assert _events("backup_made") == []
+
+
+@pytest.mark.database("postgresql")
 def test_check_reports_a_truncated_dump(world, folder: Path):
     made = backup.make(folder / "copy.pgdump", OPERATOR)
     cut = folder / "cut.pgdump"
