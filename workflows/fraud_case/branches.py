@@ -121,8 +121,12 @@ def record_closure(cf: dict[str, Any], review: Mapping[str, Any]) -> dict[str, A
 
 def close_case(cf: dict[str, Any], now: str) -> dict[str, Any]:
     """The case ends closed."""
+    return _ended(cf, "closed", now)
+
+
+def _ended(cf: dict[str, Any], outcome: str, now: str) -> dict[str, Any]:
     cf = dict(cf)
-    cf["outcome"] = "closed"
+    cf["outcome"] = outcome
     cf["closed_at"] = now
     return cf
 
@@ -209,7 +213,4 @@ def note_withdraw_request(cf: dict[str, Any], request: Mapping[str, Any]) -> dic
 
 def withdraw_case(cf: dict[str, Any], now: str) -> dict[str, Any]:
     """The case ends as withdrawn (a false alarm); nothing is deleted."""
-    cf = dict(cf)
-    cf["outcome"] = "withdrawn"
-    cf["closed_at"] = now
-    return cf
+    return _ended(cf, "withdrawn", now)
