@@ -235,8 +235,11 @@ def health(as_json: bool) -> None:
               help="threads per worker (more than 1 uses gunicorn's gthread workers)")
 @click.option("--timeout", type=int, default=30, show_default=True,
               help="seconds before a stuck worker is restarted")
+@click.option("--access-log", metavar="FILE", default=None,
+              help="log each request to FILE (- for stderr): client, time, method, path "
+                   "without its query, status, bytes, milliseconds")
 @_database_errors
-def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
+def serve(bind: str, workers: int, threads: int, timeout: int, access_log: str | None) -> None:
     """Serve caseflow under gunicorn (production); run `caseflow worker` beside it."""
     app = _app()
     _warm_up(app)
@@ -244,8 +247,14 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
                f"(database: {_describe_db(app)})")
     _run_gunicorn(app, {"bind": bind, "workers": workers, "threads": threads,
                         "worker_class": "gthread" if threads > 1 else "sync",
-                        "timeout": timeout, "preload_app": True, "accesslog": None,
-                        "errorlog": "-", "post_fork": _after_fork(app)})
+                        "timeout": timeout, "preload_app": True, "accesslog": access_log,
+                        "access_log_format": ACCESS_LOG_FORMAT, "errorlog": "-",
+                        "post_fork": _after_fork(app)})
+
+
+# The path without its query string: a search or a `next=` may carry a student's name.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
 
 
 def _warm_up(app: Flask) -> None:

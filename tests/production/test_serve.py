@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import types
+import urllib.parse
 import urllib.request
 
 from caseflow.cli import _stop_promptly_while_booting
@@ -49,6 +50,22 @@ def test_serve_answers_from_several_gunicorn_workers(app, tmp_path):
     assert f"caseflow on http://127.0.0.1:{port}/ with 2 workers x 2 threads" in output
     assert output.count("Booting worker") == 2 and "Using worker: gthread" in output
     assert db.engine.url.database.split("/")[-1] in output  # it says which database it uses
+
+
+def test_the_access_log_keeps_paths_but_not_their_queries(app, tmp_path):
+    port, log = _free_port(), tmp_path / "access.log"
+    server = subprocess.Popen([CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                               "--access-log", str(log)], env=_env(tmp_path),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        query = urllib.parse.urlencode({"next": "/students?q=张三"})
+        assert _get(f"http://127.0.0.1:{port}/login?{query}", time.monotonic() + 60) == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=45)
+    [line] = [ln for ln in log.read_text(encoding="utf-8").splitlines() if "/login" in ln]
+    assert '"GET /login" 200 ' in line and line.endswith("ms") and line.startswith("127.0.0.1 ")
+    assert "next" not in line and "q=" not in line and "%E5" not in line
 
 
 def test_serve_starts_one_worker_per_cpu_core_unless_told(app, tmp_path):
