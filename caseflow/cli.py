@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import os
 import signal
 import sys
@@ -176,6 +177,7 @@ def worker(once: bool, interval: float) -> None:
     from caseflow.services import timers
 
     app = _app()
+    _log_info_to_stderr()
     stop = _stop_on_signal()
     if not once:
         click.echo(f"caseflow worker: firing due timers, polling every {interval:g} s at most "
@@ -183,6 +185,16 @@ def worker(once: bool, interval: float) -> None:
     with app.app_context():
         fired = timers.run_worker(interval, once=once, stop=stop)
     click.echo(f"{'stopped after firing' if stop.is_set() else 'fired'} {fired} timers")
+
+
+def _log_info_to_stderr() -> None:
+    """Show caseflow's own INFO lines (each fired timer), not the libraries' chatter."""
+    logger = logging.getLogger("caseflow")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _stop_on_signal() -> threading.Event:

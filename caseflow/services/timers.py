@@ -80,11 +80,14 @@ def _fire_once(instance_id: int, now: datetime) -> int:
     case = db.session.get(Case, instance.case_id) if instance.case_id else None
     with clock.pinned(now):
         outcome = runner.act(instance, lambda run: run.fire_timers(), audit.SYSTEM, case=case)
-        fired = sum(1 for e in outcome.events if e.type == "timer_fired")
+        fired = [(e.element_id, e.name or "-", instance.case_id or "-", instance_id,
+                  e.detail.get("due") or "?") for e in outcome.events if e.type == "timer_fired"]
         if case is not None:
             cases.mirror(case, outcome, audit.SYSTEM)
         db.session.commit()
-    return fired
+    for line in fired:
+        log.info("fired timer %s (%s) of case %s, instance %s; due %s", *line)
+    return len(fired)
 
 
 def fire_due(now: datetime | None = None, stop: threading.Event | None = None) -> int:

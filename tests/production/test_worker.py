@@ -5,6 +5,7 @@ runs out so another worker fires the timer; a refused write is retried later."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -82,6 +83,10 @@ def test_worker_processes_at_once_fire_every_due_escalation_exactly_once(app, pe
                                    .where(AuditEvent.event_type == "timer_fired")
                                    .group_by(AuditEvent.case_id)).all()
     assert len(per_timer) == 30 and {n for _, n in per_timer} == {1}
+    # each worker says which timer of which case it fired: together, every case once
+    logged = re.findall(r"INFO fired timer \S+ \(.*?\) of case (\d+),",
+                        "".join(err for _, err in outputs))
+    assert sorted(map(int, logged)) == sorted(case_id for case_id, _ in per_timer)
     assert audit.verify(db.session).ok
 
 
