@@ -268,7 +268,6 @@ def serve(bind: str, workers: int, threads: int, timeout: int, access_log: str |
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
-
 def _warm_up(app: Flask) -> None:
     """Do once in the master what every worker would do on its first requests; refuse a
     database whose schema is not this code's (empty, behind or newer).
