@@ -230,8 +230,10 @@ def health(as_json: bool) -> None:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     else:
         overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
+        age = result.backup_age_seconds
+        backup = "none made" if age is None else f"{age // 3600} h ago"
         click.echo(f"database: {result.database}; schema: {result.schema}; overdue timers: "
-                   f"{overdue}")
+                   f"{overdue}; last backup: {backup}")
         for problem in result.problems:
             click.echo(f"problem: {problem}", err=True)
         click.echo("healthy" if result.ok else "FAILING")

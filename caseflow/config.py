@@ -15,6 +15,7 @@ ENV_KEYS = {
     "CASEFLOW_SCHOOL_NAME": "SCHOOL_NAME",
     "CASEFLOW_BPMN_DIR": "BPMN_DIR",
     "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": "HEALTH_TIMER_GRACE_SECONDS",
+    "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS": "HEALTH_BACKUP_MAX_AGE_HOURS",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "PAGE_SIZE": 50,
         # a killed worker's lease is 60 s: later than this, no worker is firing timers
         "HEALTH_TIMER_GRACE_SECONDS": 120,
+        # 0: the health check does not ask for backups (a school may back up otherwise)
+        "HEALTH_BACKUP_MAX_AGE_HOURS": 0,
     }
 
 
@@ -68,16 +71,19 @@ def build(instance_path: Path, overrides: Mapping[str, Any] | None,
         config["SECRET_KEY"] = instance_secret(instance_path, "secret_key")
     if not config.get("AUDIT_KEY"):
         config["AUDIT_KEY"] = instance_secret(instance_path, "audit_key")
-    config["HEALTH_TIMER_GRACE_SECONDS"] = _seconds(
-        "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS", config["HEALTH_TIMER_GRACE_SECONDS"])
+    config["HEALTH_TIMER_GRACE_SECONDS"] = _whole(
+        "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS", config["HEALTH_TIMER_GRACE_SECONDS"], "seconds", 1)
+    config["HEALTH_BACKUP_MAX_AGE_HOURS"] = _whole(
+        "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS", config["HEALTH_BACKUP_MAX_AGE_HOURS"], "hours", 0)
     return config
 
 
-def _seconds(name: str, value: Any) -> int:
+def _whole(name: str, value: Any, unit: str, least: int) -> int:
     try:
-        seconds = int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        seconds = 0
-    if seconds < 1:
-        raise ValueError(f"{name} must be a whole number of seconds (1 or more), not {value!r}")
-    return seconds
+        number = least - 1
+    if number < least:
+        raise ValueError(f"{name} must be a whole number of {unit} ({least} or more), "
+                         f"not {value!r}")
+    return number

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from alembic.script import ScriptDirectory
@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from caseflow import clock
 from caseflow.db import db
-from caseflow.models import TimerRow
+from caseflow.models import AuditEvent, TimerRow
 from caseflow.services.setup import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,16 @@ class Health:
     schema: str = "unknown"  # until read; "ok", "behind", "newer" or "empty" once it is
     overdue_timers: int | None = None  # None: not counted (the database or schema failed)
     oldest_overdue_seconds: int | None = None
+    last_backup_at: datetime | None = None  # the last `caseflow backup make`, if any
     checked_at: datetime | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def backup_age_seconds(self) -> int | None:
+        """Return how long ago the last backup was made (None: never, or not read)."""
+        if self.last_backup_at is None or self.checked_at is None:
+            return None
+        return int((self.checked_at - self.last_backup_at).total_seconds())
 
     @property
     def ok(self) -> bool:
@@ -48,8 +56,14 @@ class Health:
                 "schema": self.schema, "timers": {
                     "overdue": self.overdue_timers,
                     "oldest_overdue_seconds": self.oldest_overdue_seconds},
-                "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+                "backup": {"last_at": _iso(self.last_backup_at),
+                           "age_seconds": self.backup_age_seconds},
+                "checked_at": _iso(self.checked_at),
                 "problems": self.problems}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def grace() -> timedelta:
@@ -58,7 +72,9 @@ def grace() -> timedelta:
 
 
 def check(now: datetime | None = None) -> Health:
-    """Check the database, the schema's migration and the timers; change nothing.
+    """Check the database, the schema's migration, the timers and (if asked) the backups.
+
+    Changes nothing.
 
     Ends the session's transaction: call it on its own, not inside a unit of work.
     """
@@ -69,6 +85,7 @@ def check(now: datetime | None = None) -> Health:
         health.problems += problems
         if health.schema == "ok":
             _check_timers(health, now)
+            _check_backup(health, now)
     except DBAPIError as exc:
         # the detail (host, port, user) is for the log, not for whoever asks
         log.warning("health check: database error: %s", getattr(exc, "orig", exc))
@@ -111,6 +128,22 @@ def _check_timers(health: Health, now: datetime) -> None:
         health.problems.append(
             f"{count} timers (escalations, waits) are overdue, the oldest by "
             f"{health.oldest_overdue_seconds} s: is `caseflow worker` running?")
+
+
+def _check_backup(health: Health, now: datetime) -> None:
+    at = db.session.scalar(select(func.max(AuditEvent.at))
+                           .where(AuditEvent.event_type == "backup_made"))
+    health.last_backup_at = at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
+    hours = current_app.config["HEALTH_BACKUP_MAX_AGE_HOURS"]
+    if not hours:
+        return
+    age = health.backup_age_seconds
+    if age is None:
+        health.problems.append(f"no backup has been made (`caseflow backup make`); one is "
+                               f"expected every {hours} h")
+    elif age > hours * 3600:
+        health.problems.append(f"the last backup was made {age // 3600} h ago, more than the "
+                               f"{hours} h allowed: is the backup job running?")
 
 
 def _names(revisions: Iterable[str]) -> str:

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from caseflow import clock, config
+from caseflow import audit, clock, config
 from caseflow.db import db
 from caseflow.models import TimerRow
-from caseflow.services import health, timers
+from caseflow.services import backup, health, timers
 from tests.conftest import _make_app
 from tests.production.support import start_review
 from tests.production.test_db_errors import UNREACHABLE
@@ -35,7 +35,28 @@ def test_a_working_caseflow_answers_200_to_anyone_without_signing_in(app, client
     body = answer.get_json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["schema"] == "ok"
     assert body["timers"] == {"overdue": 0, "oldest_overdue_seconds": None}
+    assert body["backup"] == {"last_at": None, "age_seconds": None}  # not asked for: fine
     assert body["problems"] == []
+
+
+def test_a_backup_older_than_asked_for_fails_the_check_until_one_is_made(
+        app, client, tmp_path, travel):
+    app.config["HEALTH_BACKUP_MAX_AGE_HOURS"] = 26
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.get_json()["problems"] == [
+        "no backup has been made (`caseflow backup make`); one is expected every 26 h"]
+    made_at = clock.now()
+    backup.make(tmp_path / "nightly.sqlite3" if db.engine.url.get_backend_name() == "sqlite"
+                else tmp_path / "nightly.pgdump", audit.Actor(None, "cli:operator"))
+    assert client.get("/healthz").status_code == 200
+    travel.by(hours=27)
+    answer = client.get("/healthz")
+    body = answer.get_json()
+    assert answer.status_code == 503 and body["backup"]["age_seconds"] >= 27 * 3600
+    assert body["backup"]["last_at"].startswith(made_at.isoformat()[:16])
+    assert body["problems"] == ["the last backup was made 27 h ago, more than the 26 h "
+                                "allowed: is the backup job running?"]
 
 
 def test_timers_left_unfired_past_the_grace_fail_the_check_until_a_worker_fires_them(
@@ -70,6 +91,11 @@ def test_a_grace_that_is_not_a_number_of_seconds_is_refused_at_start(tmp_path):
             config.build(tmp_path, None, {"CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": bad})
     built = config.build(tmp_path, None, {"CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": "300"})
     assert built["HEALTH_TIMER_GRACE_SECONDS"] == 300
+    with pytest.raises(ValueError, match="CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS must be a "
+                                         "whole number of hours"):
+        config.build(tmp_path, None, {"CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS": "1d"})
+    built = config.build(tmp_path, None, {"CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS": "26"})
+    assert built["HEALTH_BACKUP_MAX_AGE_HOURS"] == 26
 
 
 def test_a_schema_behind_the_code_or_ahead_of_it_or_missing_is_named(app, client):
