@@ -22,6 +22,7 @@ MESSAGES_ZH: dict[str, str] = {
     "must not be in the past": "不能早于当前时间",
 }
 
+
 def aware(value: datetime) -> datetime:
     """Return `value` with UTC attached when it carries no zone."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
