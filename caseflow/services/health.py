@@ -85,7 +85,7 @@ def check(now: datetime | None = None) -> Health:
         health.problems += problems
         if health.schema == "ok":
             _check_timers(health, now)
-            _check_backup(health, now)
+            _check_backup(health)
     except DBAPIError as exc:
         # the detail (host, port, user) is for the log, not for whoever asks
         log.warning("health check: database error: %s", getattr(exc, "orig", exc))
@@ -130,7 +130,7 @@ def _check_timers(health: Health, now: datetime) -> None:
             f"{health.oldest_overdue_seconds} s: is `caseflow worker` running?")
 
 
-def _check_backup(health: Health, now: datetime) -> None:
+def _check_backup(health: Health) -> None:
     at = db.session.scalar(select(func.max(AuditEvent.at))
                            .where(AuditEvent.event_type == "backup_made"))
     health.last_backup_at = at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
