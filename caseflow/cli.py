@@ -17,7 +17,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from caseflow.cli_common import cannot_open, remember_database
+from caseflow.cli_common import cannot_open, cli_actor, remember_database
 
 
 def register(app: Flask) -> None:
@@ -129,7 +129,7 @@ def audit_export(since: int, output: str) -> None:
 
     app = _app()
     with app.app_context():
-        count, seq = export.write_csv(Path(output), since)
+        count, seq = export.write_csv(Path(output), cli_actor(), since)
     click.echo(f"wrote {count} events (up to seq {seq}) to {output}")
 
 

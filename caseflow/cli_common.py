@@ -7,11 +7,14 @@ import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError
+
+if TYPE_CHECKING:
+    from caseflow.audit import Actor
 
 
 @contextmanager
@@ -57,7 +60,7 @@ def os_user() -> str:
         return "unknown"
 
 
-def cli_actor(role: str | None = "admin") -> Any:
+def cli_actor(role: str | None = "admin") -> Actor:
     """Return the audit actor of a command run on the server: `cli:<os user>`."""
     from caseflow.audit import Actor
 

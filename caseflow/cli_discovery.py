@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from caseflow.cli_common import app_context as _app_context
-from caseflow.cli_common import refusals
+from caseflow.cli_common import cli_actor, refusals
 
 
 def _sheet_problems(exc: Exception) -> list[str]:
@@ -32,11 +32,12 @@ def _refusals(func: Callable[..., Any]) -> Callable[..., Any]:
     return refusals({SheetRejected: _sheet_problems})(func)
 
 
-def _actor(name: str, user: Any = None) -> Any:
+def _actor(user: Any = None) -> Any:
+    """Return the account a command acts as, or else the OS user running it (cli:<user>)."""
     from caseflow import audit
 
     if user is None:
-        return audit.Actor(None, name)
+        return cli_actor(None)
     return audit.Actor(user.id, user.username, user.role_names[0] if user.roles else None)
 
 
@@ -74,7 +75,7 @@ def screening_group() -> None:
 def screening_start(cohort: str, college: str | None, due_days: int | None,
                     if_due: bool) -> None:
     """Start a round: one class screening per class in scope, one review per college."""
-    from caseflow import audit, timefmt
+    from caseflow import timefmt
     from caseflow.services import screening
 
     with _app_context():
@@ -88,7 +89,7 @@ def screening_start(cohort: str, college: str | None, due_days: int | None,
                 click.echo("no round due")
                 return
         else:
-            rnd = screening.start_round(None, audit.Actor(None, "cli"), cohort=cohort,
+            rnd = screening.start_round(None, _actor(), cohort=cohort,
                                         college_code=college, due_days=due_days,
                                         trigger="cli")
         click.echo(f"started round {rnd.number}: {rnd.classes} classes, {rnd.students} "
@@ -134,7 +135,7 @@ def screening_import_cmd(class_code: str, file: str, username: str | None,
             if user is None:
                 raise NotFound(f"class {class_code} has no counselor: give --as USERNAME")
         result = screening_import.import_sheet(class_code, Path(file).read_bytes(), user,
-                                               _actor("cli", user), round_id)
+                                               _actor(user), round_id)
         if result.already:
             click.echo(f"already imported: nothing new ({result.cases_opened} cases opened, "
                        f"{result.findings_attached} findings attached that were missing)")
@@ -201,7 +202,7 @@ def warning_add(phone: str | None, id_card: str | None, name: str | None,
                 "warned_at": warned_at, "fraud_type": fraud_type, "urgency": urgency,
                 "source_ref": source_ref, "note": note}
         warning = warnings.add_warning({k: v for k, v in data.items() if v is not None},
-                                       None, _actor("cli"), source="cli")
+                                       None, _actor(), source="cli")
         click.echo(f"warning {warning.number}: {warning.state}")
 
 

@@ -93,5 +93,3 @@ def set_setting(key: str, value: str, reason: str) -> None:
     note = result.note(lang)
     if note:
         click.echo(note)
-
-

@@ -129,3 +129,10 @@ def test_audit_export_writes_the_chain_and_a_signature(env: Path, tmp_path: Path
         assert b["prev_hash"] == a["hash"]
     assert "signature=" in (tmp_path / "trail.csv.sig").read_text()
     assert run("audit", "verify").output.startswith("ok:")
+    import getpass
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "cli.db")
+    [(who,)] = con.execute("SELECT actor FROM audit_event WHERE event_type = 'audit_exported'")
+    con.close()
+    assert who == f"cli:{getpass.getuser()}"  # who took a copy of the whole trail

@@ -14,7 +14,7 @@ COLUMNS = ("seq", "at", "actor_id", "actor", "actor_role", "ip", "user_agent", "
            "task_id", "event_type", "result", "detail", "prev_hash", "hash")
 
 
-def write_csv(path: Path, since: int = 0) -> tuple[int, int]:
+def write_csv(path: Path, actor: audit.Actor, since: int = 0) -> tuple[int, int]:
     """Write events after seq `since` to `path` and a signed checkpoint to `path`.sig.
 
     Returns (events written, last seq). Anyone can re-check the hashes with SHA-256 over
@@ -34,7 +34,7 @@ def write_csv(path: Path, since: int = 0) -> tuple[int, int]:
     key = current_app.config["AUDIT_KEY"].encode()
     seq, signature = audit.sign_head(db.session, key)
     Path(f"{path}.sig").write_text(f"seq={seq}\nsignature={signature}\n", encoding="utf-8")
-    audit.record("audit_exported", audit.Actor(None, "cli"),
+    audit.record("audit_exported", actor,
                  detail={"since": since, "events": count, "last_seq": last, "file": path.name})
     db.session.commit()
     return count, last
