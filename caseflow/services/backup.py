@@ -127,7 +127,7 @@ def _target(dest: Path, kind: str) -> Path:
         stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
         dest = dest / f"caseflow-{stamp}.{_SUFFIX[kind]}"
     if dest.exists():
-        raise BackupRefused(f"{dest} exists: a backup never overwrites a file")
+        raise _taken(dest)
     if not dest.parent.is_dir():
         raise BackupRefused(f"{dest.parent}: no such folder")
     return dest
@@ -145,12 +145,16 @@ def _claim(partial: Path, target: Path) -> None:
     try:
         os.link(partial, target)  # fails rather than replace an existing file
     except FileExistsError:
-        raise BackupRefused(f"{target} exists: a backup never overwrites a file") from None
+        raise _taken(target) from None
     except OSError:  # a file system without hard links
         if target.exists():
-            raise BackupRefused(f"{target} exists: a backup never overwrites a file") from None
+            raise _taken(target) from None
         os.replace(partial, target)
     _fsync(target.parent)
+
+
+def _taken(path: Path) -> BackupRefused:
+    return BackupRefused(f"{path} exists: a backup never overwrites a file")
 
 
 def _fsync(path: Path) -> None:
@@ -207,25 +211,17 @@ def _check_sqlite(path: Path) -> Checked:
             result.problems.append(f"SQLite's integrity check failed: {state}")
             return result
         result.facts.append("SQLite integrity check: ok")
-        engine = create_engine(f"sqlite:///{work}")
-        try:
-            with Session(engine) as session:
-                _check_contents(session, result)
-        finally:
-            engine.dispose()
+        _check_database(make_url(f"sqlite:///{work}"), result)
     return result
 
 
 # -- PostgreSQL --------------------------------------------------------------------------
 
 def _dump(url: URL, partial: Path) -> tuple[int, int]:
-    pg_dump = _tool("pg_dump")
     with _snapshot() as (conn, snapshot):
         seq, cases = _figures(conn)
-        done = subprocess.run(
-            [pg_dump, "--format=custom", f"--snapshot={snapshot}", f"--file={partial}",
-             f"--dbname={_libpq_url(url)}"],
-            env=_libpq_env(url), capture_output=True, text=True, check=False)
+        done = _pg_tool("pg_dump", "--format=custom", f"--snapshot={snapshot}",
+                        f"--file={partial}", url=url)
     if done.returncode != 0:
         raise BackupRefused(f"pg_dump failed: {_last_line(done.stderr)}")
     _list_dump(partial)
@@ -248,28 +244,25 @@ def _figures(conn: Connection) -> tuple[int, int]:
     return seq or 0, cases
 
 
-def _libpq_url(url: URL) -> str:
-    """The URL for libpq, without the password (that goes in PGPASSWORD, out of `ps`)."""
-    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+def _pg_tool(name: str, *args: str, url: URL | None = None) -> subprocess.CompletedProcess:
+    """Run pg_dump or pg_restore, on the database at `url` if given; never raise for its exit.
 
-
-def _libpq_env(url: URL) -> dict[str, str]:
-    env = dict(os.environ)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    return env
-
-
-def _tool(name: str) -> str:
+    The password goes in PGPASSWORD, not on the command line where `ps` shows it.
+    """
     found = shutil.which(name)
     if found is None:
         raise BackupRefused(f"{name} is not installed (Debian: apt-get install postgresql-client)")
-    return found
+    env, command = dict(os.environ), [found, *args]
+    if url is not None:
+        if url.password:
+            env["PGPASSWORD"] = str(url.password)
+        libpq = url.set(drivername="postgresql", password=None)
+        command.append(f"--dbname={libpq.render_as_string(hide_password=False)}")
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
 
 def _list_dump(path: Path) -> list[str]:
-    done = subprocess.run([_tool("pg_restore"), "--list", str(path)],
-                          capture_output=True, text=True, check=False)
+    done = _pg_tool("pg_restore", "--list", str(path))
     if done.returncode != 0:
         raise BackupRefused(f"pg_restore cannot read {path.name}: {_last_line(done.stderr)}")
     return [line for line in done.stdout.splitlines() if line and not line.startswith(";")]
@@ -299,21 +292,17 @@ def _check_restored(path: Path, url: URL, result: Checked) -> None:
         with engine.connect() as conn:
             tables = conn.execute(text("SELECT count(*) FROM pg_tables "
                                        "WHERE schemaname = 'public'")).scalar_one()
-        if tables:
-            raise BackupRefused(f"database {url.database} is not empty ({tables} tables): "
-                                "the check restores only into an empty database")
-        done = subprocess.run(
-            [_tool("pg_restore"), "--no-owner", "--exit-on-error",
-             f"--dbname={_libpq_url(url)}", str(path)],
-            env=_libpq_env(url), capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            result.problems.append(f"pg_restore failed: {_last_line(done.stderr)}")
-            return
-        result.facts.append(f"restored into database {url.database}")
-        with Session(engine) as session:
-            _check_contents(session, result)
     finally:
         engine.dispose()
+    if tables:
+        raise BackupRefused(f"database {url.database} is not empty ({tables} tables): "
+                            "the check restores only into an empty database")
+    done = _pg_tool("pg_restore", "--no-owner", "--exit-on-error", str(path), url=url)
+    if done.returncode != 0:
+        result.problems.append(f"pg_restore failed: {_last_line(done.stderr)}")
+        return
+    result.facts.append(f"restored into database {url.database}")
+    _check_database(url, result)
 
 
 def _last_line(stderr: str) -> str:
@@ -322,6 +311,15 @@ def _last_line(stderr: str) -> str:
 
 
 # -- what any copy must hold -------------------------------------------------------------
+
+def _check_database(url: URL, result: Checked) -> None:
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            _check_contents(session, result)
+    finally:
+        engine.dispose()
+
 
 def _check_contents(session: Session, result: Checked) -> None:
     conn = session.connection()
