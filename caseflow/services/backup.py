@@ -80,10 +80,16 @@ def make(dest: Path, actor: audit.Actor) -> Backup:
     finally:
         partial.unlink(missing_ok=True)
     made = Backup(target, kind, target.stat().st_size, _sha256(target), seq, cases)
-    audit.record("backup_made", actor, detail={
-        "file": target.name, "kind": kind, "bytes": made.size, "sha256": made.sha256,
-        "audit_seq": seq, "cases": cases})
-    db.session.commit()
+    try:
+        audit.record("backup_made", actor, detail={
+            "file": target.name, "kind": kind, "bytes": made.size, "sha256": made.sha256,
+            "audit_seq": seq, "cases": cases})
+        db.session.commit()
+    except BaseException:
+        # a copy of every student's data must not exist without its audit event
+        db.session.rollback()
+        target.unlink(missing_ok=True)
+        raise
     return made
 
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from flask import current_app
 from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from caseflow import audit, clock
@@ -130,6 +131,24 @@ def test_a_backup_never_overwrites_a_file(world, folder: Path):
     with pytest.raises(backup.BackupRefused, match="no such folder"):
         backup.make(folder / "missing" / "x.bak", OPERATOR)
     assert _events("backup_made") == []
+
+
+@pytest.mark.database("sqlite")
+def test_a_copy_whose_audit_event_cannot_be_written_is_not_kept(world, folder: Path):
+    # another writer holds SQLite's write lock past the busy timeout as the copy is done
+    db.session.connection().exec_driver_sql("PRAGMA busy_timeout=200")
+    writer = sqlite3.connect(db.engine.url.database)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            backup.make(folder, OPERATOR)
+        assert list(folder.iterdir()) == []  # no copy of the data without its event
+    finally:
+        writer.rollback()
+        writer.close()
+        db.session.connection().exec_driver_sql("PRAGMA busy_timeout=10000")
+    assert _events("backup_made") == []
+    assert backup.make(folder, OPERATOR).path.exists()  # the lock gone, it works
 
 
 @pytest.mark.database("sqlite")
