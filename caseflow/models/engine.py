@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caseflow.db import db
-from caseflow.models.base import UTCDateTime, utcnow
+from caseflow.models.base import StateText, UTCDateTime, utcnow
 
 
 class ProcessVersion(db.Model):
@@ -34,7 +34,7 @@ class WorkflowInstance(db.Model):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
     # running / completed / cancelled
     status: Mapped[str] = mapped_column(String(20), default="running")
-    state: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(StateText)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

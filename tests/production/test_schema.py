@@ -4,15 +4,17 @@ indexes, constraints, and the audit trail's append-only triggers."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from caseflow.db import db
@@ -100,3 +102,50 @@ def test_workflow_state_is_compressed_with_lz4(empty_db):
             "SELECT attcompression FROM pg_attribute WHERE attrelid = "
             "'workflow_instance'::regclass AND attname = 'state'")).scalar()
     assert method == "l"  # lz4 (Debian's PostgreSQL 15 is built with it)
+
+
+STATE = '{"tasks": {}, "data": {"what_happened": "刷单被骗"}, "pad": "' + "x" * 5000 + '"}'
+
+
+
+def _instances(n: int) -> None:
+    from caseflow.models import ProcessVersion, WorkflowInstance
+
+    version = ProcessVersion(process_id="p", source_hash="h", sources="{}", deployed_by="t")
+    db.session.add(version)
+    db.session.flush()
+    db.session.add_all([WorkflowInstance(process_version_id=version.id, state=STATE)
+                        for _ in range(n)])
+    db.session.commit()
+
+
+def _stored() -> list[tuple[str, object]]:
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "SELECT typeof(state), state FROM workflow_instance ORDER BY id"))]
+
+
+@pytest.mark.database("sqlite")  # PostgreSQL compresses the column itself (lz4)
+def test_workflow_state_is_stored_zlib_compressed_on_sqlite_and_read_back_whole(empty_db):
+    from caseflow.models import WorkflowInstance
+
+    _instances(1)
+    [(kind, raw)] = _stored()
+    assert kind == "blob" and len(raw) < len(STATE.encode()) / 10
+    assert zlib.decompress(raw).decode() == STATE
+    db.session.expunge_all()
+    assert db.session.scalars(select(WorkflowInstance)).one().state == STATE
+
+
+@pytest.mark.database("sqlite")
+def test_migration_0014_compresses_the_states_written_before_it_and_0013_restores_them(
+        empty_db):
+    config = empty_db.extensions["migrate"].migrate.get_config(str(Path(setup.MIGRATIONS)))
+    _instances(3)
+    db.session.remove()
+    command.downgrade(config, "0013")
+    assert _stored() == [("text", STATE)] * 3  # as caseflow stored them before 0014
+    command.upgrade(config, "head")
+    stored = _stored()
+    assert [kind for kind, _ in stored] == ["blob"] * 3
+    assert {zlib.decompress(raw).decode() for _, raw in stored} == {STATE}
