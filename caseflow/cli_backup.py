@@ -1,4 +1,5 @@
-"""`caseflow backup …`: copy the database to one file while caseflow runs, check a copy."""
+"""`caseflow backup …`: copy the database to one file while caseflow runs, check a copy,
+remove old copies."""
 
 from __future__ import annotations
 
@@ -59,3 +60,29 @@ def check_backup(file: Path, restore_into: str | None) -> None:
         click.echo(f"problem: {problem}", err=True)
     if found.problems:
         sys.exit(1)
+
+
+@backup_group.command("prune")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--keep-days", type=click.IntRange(1), default=30, show_default=True,
+              help="remove copies made more than this many days ago")
+@click.option("--keep-last", type=click.IntRange(1), default=7, show_default=True,
+              help="but always keep this many of the newest")
+@click.option("--dry-run", is_flag=True, help="say what would be removed; remove nothing")
+@refusals()
+def prune_backups(folder: Path, keep_days: int, keep_last: int, dry_run: bool) -> None:
+    """Remove old copies `backup make` dated in FOLDER; each removal is an audit event.
+
+    Only files named caseflow-<UTC time>.sqlite3 or .pgdump are considered, by the time in
+    their name; the newest --keep-last are kept however old. Other files are never touched.
+    """
+    from caseflow.services import backup, backup_prune
+
+    with app_context():
+        done = backup_prune.prune(folder, keep_days, keep_last, cli_actor(), dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for copy in done.removed:
+        click.echo(f"{verb}: {copy.path.name} (made {copy.made_at:%Y-%m-%d %H:%M} UTC, "
+                   f"{backup.size_text(copy.size)})")
+    newest = f", the newest {done.kept[0].path.name}" if done.kept else ""
+    click.echo(f"kept: {len(done.kept)} copies{newest}")

@@ -58,7 +58,8 @@ def _parse(command_line: str) -> tuple[str, dict[str, Any]]:
 
 
 def _commands() -> dict[str, dict[str, Any]]:
-    return dict(_parse(line) for unit in UNITS for line in _unit(unit)["ExecStart"])
+    return dict(_parse(line) for unit in UNITS for key in ("ExecStart", "ExecStartPost")
+                for line in _unit(unit).get(key, []))
 
 
 def test_every_unit_runs_a_real_command_as_the_caseflow_user_with_the_env_file():
@@ -72,7 +73,7 @@ def test_every_unit_runs_a_real_command_as_the_caseflow_user_with_the_env_file()
         assert unit["WorkingDirectory"] == [str(INSTALL)], path.name
         assert unit["ProtectSystem"] == ["strict"], path.name
         assert instance in unit["ReadWritePaths"][0].split(), path.name  # the SQLite file
-    assert set(_commands()) == {"serve", "worker", "backup make"}
+    assert set(_commands()) == {"serve", "worker", "backup make", "backup prune"}
 
 
 def test_a_misspelled_option_or_command_in_a_unit_would_be_caught():
@@ -82,13 +83,16 @@ def test_a_misspelled_option_or_command_in_a_unit_would_be_caught():
         _parse(f"{INSTALL}/.venv/bin/caseflow backup take /var/backups/caseflow/")
 
 
-def test_the_backup_timer_starts_the_backup_into_a_folder_the_unit_may_write():
+def test_the_backup_timer_starts_the_backup_into_a_folder_the_unit_may_write_and_prunes():
     timer = _unit(DEPLOY / "systemd/caseflow-backup.timer")
     assert timer["OnCalendar"] and timer["Persistent"] == ["true"]
     assert timer["WantedBy"] == ["timers.target"]
-    dest = str(_commands()["backup make"]["dest"]).rstrip("/")
+    commands = _commands()
+    dest = str(commands["backup make"]["dest"]).rstrip("/")
     writable = _unit(DEPLOY / "systemd/caseflow-backup.service")["ReadWritePaths"][0].split()
     assert dest in writable
+    assert str(commands["backup prune"]["folder"]).rstrip("/") == dest  # prunes what it made
+    assert commands["backup prune"]["keep_last"] >= 1
 
 
 def test_the_env_file_holds_only_settings_caseflow_reads_and_they_are_valid(tmp_path: Path):
