@@ -36,7 +36,9 @@ from caseflow.services import ServiceError
 from caseflow.services.health import code_revisions
 
 SQLITE, POSTGRES = "sqlite", "postgresql"
-_SUFFIX = {SQLITE: "sqlite3", POSTGRES: "pgdump"}
+# a copy made into a folder is named caseflow-<STAMP>.<SUFFIX> (backup_prune reads the names)
+SUFFIX = {SQLITE: "sqlite3", POSTGRES: "pgdump"}
+STAMP = "%Y%m%dT%H%M%SZ"
 
 
 class BackupRefused(ServiceError):
@@ -130,8 +132,7 @@ def _kind(url: URL) -> str:
 
 def _target(dest: Path, kind: str) -> Path:
     if dest.is_dir():
-        stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-        dest = dest / f"caseflow-{stamp}.{_SUFFIX[kind]}"
+        dest = dest / f"caseflow-{clock.now().strftime(STAMP)}.{SUFFIX[kind]}"
     if dest.exists():
         raise _taken(dest)
     if not dest.parent.is_dir():

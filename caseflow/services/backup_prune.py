@@ -17,9 +17,9 @@ from pathlib import Path
 
 from caseflow import audit, clock
 from caseflow.db import db
-from caseflow.services.backup import BackupRefused
+from caseflow.services.backup import STAMP, SUFFIX, BackupRefused
 
-DATED = re.compile(r"^caseflow-(\d{8}T\d{6}Z)\.(sqlite3|pgdump)$")
+DATED = re.compile(rf"^caseflow-(\d{{8}}T\d{{6}}Z)\.({'|'.join(SUFFIX.values())})$")
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,18 @@ def copies(folder: Path) -> list[Copy]:
     """Return the copies `backup make` dated in `folder`, newest first."""
     found = []
     for path in folder.iterdir():
-        named = DATED.match(path.name)
-        if named and path.is_file() and not path.is_symlink():
-            made_at = datetime.strptime(named.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        made_at = _made_at(path.name)
+        if made_at and path.is_file() and not path.is_symlink():
             found.append(Copy(path, made_at, path.stat().st_size))
     return sorted(found, key=lambda c: c.made_at, reverse=True)
+
+
+def _made_at(name: str) -> datetime | None:
+    named = DATED.match(name)
+    try:
+        return datetime.strptime(named.group(1), STAMP).replace(tzinfo=UTC) if named else None
+    except ValueError:  # a name of that shape that is no time (month 13): not ours
+        return None
 
 
 def prune(folder: Path, keep_days: int, keep_last: int, actor: audit.Actor,

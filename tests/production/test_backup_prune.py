@@ -19,7 +19,7 @@ from caseflow.models import AuditEvent
 from caseflow.services import backup, backup_prune
 
 OPERATOR = audit.Actor(None, "cli:operator", "admin")
-OTHERS = ("notes.txt", "caseflow-before-upgrade.sqlite3",
+OTHERS = ("notes.txt", "caseflow-before-upgrade.sqlite3", "caseflow-20261399T000000Z.sqlite3",
           ".caseflow-20200101T000000Z.pgdump.partial")
 
 
@@ -90,7 +90,7 @@ def test_the_prune_command_says_what_it_removes_and_keeps(folder: Path, monkeypa
     dry = CliRunner().invoke(main, ["backup", "prune", str(folder), "--keep-last", "1",
                                     "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert f"would remove: {dated[3]}" in dry.output and len(list(folder.iterdir())) == 7
+    assert f"would remove: {dated[3]}" in dry.output and len(list(folder.iterdir())) == 8
     done = CliRunner().invoke(main, ["backup", "prune", str(folder), "--keep-last", "1"])
     assert done.exit_code == 0, done.output
     assert f"removed: {dated[2]}" in done.output and f"removed: {dated[3]}" in done.output
