@@ -142,6 +142,14 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+@pytest.fixture
+def cli_database(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the app a `caseflow` command makes for itself at the test's database and keys."""
+    monkeypatch.setenv("CASEFLOW_DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    monkeypatch.setenv("CASEFLOW_AUDIT_KEY", app.config["AUDIT_KEY"])
+    monkeypatch.setenv("CASEFLOW_SECRET_KEY", app.config["SECRET_KEY"])
+
+
 @pytest.fixture(autouse=True)
 def _real_time() -> Iterator[None]:
     """Every test starts and ends on real time."""

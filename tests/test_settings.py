@@ -272,8 +272,7 @@ def test_describe_all_gives_value_default_meaning_and_last_change(people):
 
 
 @pytest.fixture
-def cli(people, app, monkeypatch):
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+def cli(people, app, cli_database):
     db.session.commit()
 
     def run(*args: str):

@@ -256,10 +256,7 @@ class _restored:
         _pg_admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
-def test_the_commands_make_and_check_a_backup(world, folder: Path, monkeypatch):
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", db.engine.url.render_as_string(False))
-    monkeypatch.setenv("CASEFLOW_AUDIT_KEY", "test-audit-key")
-    monkeypatch.setenv("CASEFLOW_SECRET_KEY", "test-secret")
+def test_the_commands_make_and_check_a_backup(world, folder: Path, cli_database):
     db.session.remove()  # let the command's own app write the audit event
     made = CliRunner().invoke(main, ["backup", "make", str(folder)])
     assert made.exit_code == 0, made.output

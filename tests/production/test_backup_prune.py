@@ -81,10 +81,7 @@ def test_prune_refuses_a_missing_folder_and_keeping_nothing(app, tmp_path: Path)
         backup_prune.prune(tmp_path, 30, 0, OPERATOR)
 
 
-def test_the_prune_command_says_what_it_removes_and_keeps(folder: Path, monkeypatch):
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", db.engine.url.render_as_string(False))
-    monkeypatch.setenv("CASEFLOW_AUDIT_KEY", "test-audit-key")
-    monkeypatch.setenv("CASEFLOW_SECRET_KEY", "test-secret")
+def test_the_prune_command_says_what_it_removes_and_keeps(folder: Path, cli_database):
     db.session.remove()  # let the command's own app write the audit events
     dated = [c.path.name for c in backup_prune.copies(folder)]
     dry = CliRunner().invoke(main, ["backup", "prune", str(folder), "--keep-last", "1",

@@ -16,8 +16,7 @@ from tests.security.conftest import events
 
 
 @pytest.fixture
-def cli(app, w, monkeypatch):
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+def cli(app, w, cli_database):
 
     def run(*args: str, input: str | None = None):
         db.session.commit()

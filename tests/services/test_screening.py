@@ -259,12 +259,11 @@ def test_many_sheets_at_once_each_all_or_nothing(world):
 
 
 def test_the_cli_starts_a_round_hands_out_a_template_and_imports_it(world, app, tmp_path,
-                                                                     monkeypatch):
+                                                                     cli_database):
     from click.testing import CliRunner
 
     from caseflow.cli_discovery import screening_group
 
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     runner = CliRunner()
     started = runner.invoke(screening_group, ["start", "--cohort", "freshmen",
                                               "--due-days", "3"])

@@ -212,12 +212,11 @@ def test_figures_give_the_time_to_reach_and_the_dissuasion_rate(world):
     assert audit.verify(db.session).ok
 
 
-def test_the_cli_enters_a_warning_and_lists_those_waiting(world, app, monkeypatch):
+def test_the_cli_enters_a_warning_and_lists_those_waiting(world, app, cli_database):
     from click.testing import CliRunner
 
     from caseflow.cli_discovery import warning_group
 
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     runner = CliRunner()
     at = clock.now().isoformat()
     added = runner.invoke(warning_group, ["add", "--phone", "13800000001", "--at", at,
