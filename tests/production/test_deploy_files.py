@@ -22,7 +22,7 @@ UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 
 
 def _unit(path: Path) -> dict[str, list[str]]:
-    """Return a systemd unit's settings, across its sections (a key may repeat)."""
+    """Return a systemd unit's (or the env file's) settings, across sections; keys may repeat."""
     found: dict[str, list[str]] = {}
     for line in path.read_text().splitlines():
         line = line.strip()
@@ -33,12 +33,7 @@ def _unit(path: Path) -> dict[str, list[str]]:
 
 
 def _env() -> dict[str, str]:
-    found = {}
-    for line in (DEPLOY / "caseflow.env").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            found[key.strip()] = value.strip()
-    return found
+    return {key: values[-1] for key, values in _unit(DEPLOY / "caseflow.env").items()}
 
 
 def _parse(command_line: str) -> tuple[str, dict[str, Any]]:
