@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from caseflow import clock
+from caseflow.engine.datacopy import copy_data, install_data_copy
 from caseflow.engine.scripting import make_script_engine
 from caseflow.engine.serializer import SERIALIZER, install_clock
 from caseflow.engine.specs import ParsedProcess
@@ -35,6 +35,7 @@ from caseflow.engine.types import EngineError, EngineEvent, HumanTask, PendingTi
 
 install_clock()
 install_waiting_update()
+install_data_copy()
 # While their own level is unset, SpiffWorkflow's loggers put every task of a workflow and
 # its data into each record's extras, built on every state change even when nothing logs
 # it. caseflow keeps its own audit trail: record only their warnings.
@@ -51,7 +52,7 @@ class _Recorder:
 
     def will_complete(self, task: Any) -> None:
         if isinstance(task.task_spec, BusinessRuleTask):
-            self._before[str(task.id)] = copy.deepcopy(_data_objects(task.workflow.top_workflow))
+            self._before[str(task.id)] = copy_data(_data_objects(task.workflow.top_workflow))
 
     def did_complete(self, task: Any) -> None:
         spec = task.task_spec
@@ -94,7 +95,7 @@ def _describe(task: Any, before: dict[str, Any] | None) -> EngineEvent | None:
         # data object: report them too, or the audit trail misses that decision's result.
         for out in getattr(decision, "outputs", None) or []:
             if out.name and "." not in out.name and out.name in task.data:
-                outputs[out.name] = copy.deepcopy(task.data[out.name])
+                outputs[out.name] = copy_data(task.data[out.name])
         detail = {"decision": getattr(decision, "id", None), "outputs": outputs}
         return EngineEvent("decision_made", element, name, detail)
     if isinstance(spec, ExclusiveGateway | InclusiveGateway) and len(spec.outputs) > 1:
@@ -149,7 +150,7 @@ class Run:
                           script_engine=make_script_engine(functions))
         start = wf.get_next_task(state=TaskState.READY)
         if start is not None and data:
-            start.set_data(**copy.deepcopy(dict(data)))
+            start.set_data(**copy_data(dict(data)))
         run = cls(wf, process)
         return run, run._steps()
 
@@ -178,7 +179,7 @@ class Run:
     @property
     def data_objects(self) -> dict[str, Any]:
         """Return a copy of the data objects of the top process."""
-        return copy.deepcopy(_data_objects(self.workflow))
+        return copy_data(_data_objects(self.workflow))
 
     def ready_human_tasks(self) -> list[HumanTask]:
         """Return the READY user and manual tasks, in a stable order."""
@@ -200,7 +201,7 @@ class Run:
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         """Return a copy of one task's data."""
-        return copy.deepcopy(self._task(task_id).data)
+        return copy_data(self._task(task_id).data)
 
     # -- changing -------------------------------------------------------------------
     def complete(self, task_id: str, data: Mapping[str, Any]) -> list[EngineEvent]:
@@ -208,7 +209,7 @@ class Run:
         task = self._task(task_id)
         if task.state != TaskState.READY or not task.task_spec.manual:
             raise EngineError(f"task {task.task_spec.bpmn_id} is not waiting for a person")
-        task.set_data(**copy.deepcopy(dict(data)))
+        task.set_data(**copy_data(dict(data)))
         task.run()
         return self._steps()
 
