@@ -86,7 +86,7 @@ def refusals(extra: dict[type[Exception], Explain] | None = None
             except OperationalError as exc:
                 cannot_open(exc)
             except Exception as exc:
-                lines = _explain(exc, extra or {})
+                lines = explain(exc, extra or {})
                 if lines is None:
                     raise
                 for line in lines:
@@ -98,12 +98,13 @@ def refusals(extra: dict[type[Exception], Explain] | None = None
     return decorate
 
 
-def _explain(exc: Exception, extra: dict[type[Exception], Explain]) -> list[str] | None:
+def explain(exc: Exception, extra: dict[type[Exception], Explain]) -> list[str] | None:
+    """Return the lines that word a refusal, or None if `exc` is not one."""
     from caseflow.services import ServiceError, ValidationFailed
 
-    for kind, explain in extra.items():
+    for kind, word in extra.items():
         if isinstance(exc, kind):
-            return explain(exc)
+            return word(exc)
     if isinstance(exc, ValidationFailed):
         return [f"refused: {field}: {' '.join(map(str, messages))}"
                 for field, messages in exc.errors.items()]

@@ -146,6 +146,75 @@ def screening_import_cmd(class_code: str, file: str, username: str | None,
                    f"follow-up days")
 
 
+SHEET_SUFFIXES = (".xlsx", ".csv")
+
+
+def _sheet_files(paths: tuple[str, ...]) -> list[Path]:
+    """Return the files named, and the .xlsx/.csv files in each folder named, in order."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(sorted(p for p in path.iterdir()
+                              if p.is_file() and p.suffix.lower() in SHEET_SUFFIXES))
+        else:
+            out.append(path)
+    return out
+
+
+@screening_group.command("import-many")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--as", "username", default=None,
+              help="who submits them all (default: each class's counselor)")
+@click.option("--round", "round_id", type=int, default=None, help="default: the latest")
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="processes that read the sheets while this one writes")
+@_refusals
+def screening_import_many(paths: tuple[str, ...], username: str | None,
+                          round_id: int | None, workers: int) -> None:
+    """Import many classes' sheets at once (files, or folders of .xlsx/.csv): each sheet
+    all or nothing, its class read from the template's mark or file name; exit 1 if any
+    sheet is refused."""
+    from caseflow.cli_common import explain
+    from caseflow.services import ServiceError, screening_batch
+    from caseflow.services.sheets import SheetRejected
+
+    files = _sheet_files(paths)
+    if not files:
+        raise click.UsageError("no .xlsx or .csv file in the paths given")
+    with _app_context():
+        prepared = screening_batch.uploads_of([(f.name, f.read_bytes()) for f in files],
+                                              _user(username), _actor, round_id)
+        ready = [p for p in prepared if isinstance(p, screening_batch.Upload)]
+        done = iter(screening_batch.import_many(ready, round_id, workers=workers))
+        results = [p if isinstance(p, ServiceError) else next(done) for p in prepared]
+        refused = 0
+        for file, result in zip(files, results, strict=True):
+            if isinstance(result, ServiceError):
+                refused += 1
+                lines = explain(result, {SheetRejected: _sheet_problems}) or [str(result)]
+                click.echo(f"{file.name}: {lines[0]}")
+                for line in lines[1:]:
+                    click.echo(line)
+            else:
+                click.echo(f"{file.name}: {_imported(result)}")
+        click.echo(f"{len(files) - refused} of {len(files)} sheets imported, {refused} "
+                   f"refused; {sum(getattr(r, 'cases_opened', 0) for r in results)} cases "
+                   f"opened")
+    if refused:
+        raise SystemExit(1)
+
+
+def _imported(result: Any) -> str:
+    if result.already:
+        return (f"class {result.screening_class.klass.code} already imported: nothing new "
+                f"({result.cases_opened} cases opened that were missing)")
+    text = (f"imported {result.entries} students of class "
+            f"{result.screening_class.klass.code} ({result.source}): {result.cases_opened} "
+            f"cases opened, {result.findings_attached} findings attached, "
+            f"{result.followups} follow-up days")
+    return text + (f"; not filed yet: {result.filing_error}" if result.filing_error else "")
+
+
 @screening_group.command("late")
 @click.option("--round", "round_id", type=int, default=None, help="default: the latest")
 @_refusals

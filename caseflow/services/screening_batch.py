@@ -8,8 +8,11 @@ one sheet is `screening_import`'s.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
-from collections.abc import Iterator
+import re
+import zipfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +26,7 @@ from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.engine import EngineError
 from caseflow.models import Klass, ScreeningClass, TaskRow, User, WorkflowInstance
-from caseflow.services import NotFound, ServiceError, screening, sheets
+from caseflow.services import NotFound, ServiceError, ValidationFailed, screening, sheets
 from caseflow.services.screening_import import (
     ImportResult,
     check_user,
@@ -44,6 +47,61 @@ class Upload:
     data: bytes
     user: User
     actor: Actor
+
+
+TEMPLATE_NAME = re.compile(r"摸排_[^_]+_(?P<klass>.+)\.(?:xlsx|csv)$", re.IGNORECASE)
+
+
+def class_of(file_name: str, data: bytes) -> str | None:
+    """Return the class a sheet is for: from the template's file name
+    (摸排_<round>_<class>.xlsx / .csv), else from the mark caseflow's .xlsx template
+    carries; None if neither says. (A sheet named for another class than it was made for
+    is refused when read: its mark must match.)"""
+    named = TEMPLATE_NAME.search(file_name)
+    if named:
+        return named.group("klass")
+    if not data.startswith(sheets.XLSX_MAGIC):
+        return None
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, keep_links=False)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        return None
+    try:
+        return sheets.marks(book.properties.keywords or "").get("class")
+    finally:
+        book.close()
+
+
+def uploads_of(files: list[tuple[str, bytes]], user: User | None,
+               actor_of: Callable[[User], Actor], round_id: int | None = None
+               ) -> list[Upload | ServiceError]:
+    """Turn (file name, bytes) into uploads, each sent by `user` or else by its class's
+    counselor; a file whose class cannot be told or has no counselor gets why instead."""
+    codes = [class_of(name, data) for name, data in files]
+    counselors = dict(db.session.execute(
+        select(Klass.code, ScreeningClass.counselor_id)
+        .join(Klass, Klass.id == ScreeningClass.class_id)
+        .where(Klass.code.in_({c for c in codes if c}),
+               *([ScreeningClass.round_id == round_id] if round_id else []))
+        .order_by(ScreeningClass.round_id)).all())  # the latest round wins
+    people = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_({c for c in counselors.values() if c})))}
+    out: list[Upload | ServiceError] = []
+    for (_, data), code in zip(files, codes, strict=True):
+        sender = user or people.get(counselors.get(code or "", 0) or 0)
+        if code is None:
+            why = ("cannot tell which class this sheet is for: keep the template's file "
+                   "name (摸排_<round>_<class>.xlsx), or import it alone for its class")
+            out.append(ValidationFailed({"file": [why]}, why))
+        elif code not in counselors:
+            out.append(NotFound(f"class {code!r} is in no screening round"))
+        elif sender is None:
+            out.append(NotFound(f"class {code} has no counselor: say who sends its sheet"))
+        else:
+            out.append(Upload(code, data, sender, actor_of(sender)))
+    return out
 
 
 def _read_job(job: tuple[bytes, int, sheets.Roster | None]) -> Any:

@@ -169,8 +169,13 @@ def _read_xlsx(data: bytes, roster: Roster | None) -> Lines:
         book.close()
 
 
+def marks(keywords: str) -> dict[str, str]:
+    """Return the round and class a template's keywords name."""
+    return dict(re.findall(r"(round|class)=([^;]+)", keywords))
+
+
 def _check_meant_for(keywords: str, roster: Roster | None) -> None:
-    found = dict(re.findall(r"(round|class)=([^;]+)", keywords))
+    found = marks(keywords)
     if roster is None or "class" not in found:
         return
     if (found["class"], found.get("round")) != (roster.class_code, roster.round_no):

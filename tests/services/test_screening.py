@@ -322,3 +322,69 @@ def test_sheets_read_in_worker_processes_give_the_same_results(world):
     assert [p.code for p in results[0].problems] == ["missing_student"]
     assert [imports.find_class(c).state for c in ("K1", "K2", "K3", "K4")] == [
         "open", "done", "done", "done"]
+
+
+def _filled_template(code: str) -> bytes:
+    """Return a class's real .xlsx template with every student marked as talked to."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(imports.template(code)[1]))
+    sheet = book["摸排"]
+    for row in range(2, sheet.max_row + 1):
+        sheet.cell(row, 3, "谈话")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_the_cli_imports_a_folder_of_sheets_each_all_or_nothing(world, app, tmp_path,
+                                                                 cli_database):
+    from click.testing import CliRunner
+
+    from caseflow.cli_discovery import screening_group
+
+    rnd = start(world)
+    folder = tmp_path / "sheets"
+    folder.mkdir()
+    # K2's template under another name: its class is read from the sheet's own mark
+    (folder / "二班.xlsx").write_bytes(_filled_template("K2"))
+    # K3 by the template's file name; one student flagged, so a case opens
+    (folder / f"摸排_{rnd.number}_K3.xlsx").write_bytes(xlsx([[
+        "2024000301", "王五", "标记", "涉诈隐患", "网络贷款/校园贷", "使用网贷"]]))
+    # K1's sheet misses 周九: refused, nothing of it written
+    (folder / f"摸排_{rnd.number}_K1.xlsx").write_bytes(xlsx([["2024000101", "张三", "谈话"]]))
+    (folder / "notes.xlsx").write_bytes(xlsx([["2025000101", "孙八", "谈话"]]))  # no class
+    (folder / "readme.txt").write_text("not a sheet")  # not taken
+    runner = CliRunner()
+    as_affairs = runner.invoke(screening_group, ["import-many", str(folder), "--as", "affairs"])
+    assert as_affairs.exit_code == 1
+    assert "0 of 4 sheets imported, 4 refused" in as_affairs.output
+    assert "refused: only the class's counselor or college officer may do this" in \
+        as_affairs.output
+    done = runner.invoke(screening_group, ["import-many", str(folder)])
+    assert done.exit_code == 1, done.output
+    out = done.output
+    assert "二班.xlsx: imported 1 students of class K2 (xlsx)" in out
+    assert f"摸排_{rnd.number}_K3.xlsx: imported 1 students of class K3 (xlsx): 1 cases " \
+           "opened" in out
+    assert f"摸排_{rnd.number}_K1.xlsx: refused: nothing was imported; 1 problem(s):" in out
+    assert "notes.xlsx: refused: file: cannot tell which class this sheet is for" in out
+    assert "readme.txt" not in out
+    assert "2 of 4 sheets imported, 2 refused; 1 cases opened" in out
+    assert [imports.find_class(c).state for c in ("K1", "K2", "K3", "K4")] == [
+        "open", "done", "done", "open"]
+    case = db.session.scalar(select(Case))
+    assert (case.student_id, case.registered_by) == (world.student3.id, world.counselor3.id)
+    misnamed = tmp_path / f"摸排_{rnd.number}_K1.xlsx"  # K4's template, named for K1
+    misnamed.write_bytes(_filled_template("K4"))
+    wrong = runner.invoke(screening_group, ["import-many", str(misnamed)])
+    assert wrong.exit_code == 1
+    assert "这张表是为轮次 " in wrong.output and "的班级 K4 生成的" in wrong.output
+    assert imports.find_class("K1").state == "open"
+    again = runner.invoke(screening_group, ["import-many", str(folder / "二班.xlsx")])
+    assert again.exit_code == 0, again.output
+    assert "class K2 already imported: nothing new" in again.output
+    assert db.session.scalar(select(func.count(Case.id))) == 1
+    assert audit.verify(db.session).ok
