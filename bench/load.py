@@ -2,7 +2,7 @@
 
     python bench/load.py [--cases 100000] [--seconds 60] [--runs 1] [--clients 12]
                          [--workers 2] [--threads 1] [--timer-workers 2] [--database-url URL]
-                         [--ceiling SECONDS]
+                         [--ceiling SECONDS] [--api]
 
 Starts a throw-away PostgreSQL cluster (scripts/pg-cluster start --durable: fsync on)
 unless --database-url names an empty database; seeds N cases as bench/web_seed.py does
@@ -12,6 +12,9 @@ then, for a fixed time, client threads (loopback only) each open a counselor's i
 one of their open talk tasks and submit it, over and over. Meanwhile a probe registers a
 victim case every half second (another app process writing to the same database) whose
 stop-payment escalation is due 10 s later, to measure how late the workers fire it.
+With --api the clients are other systems instead: each counselor's API token lists their
+open tasks (GET /api/v1/tasks) and completes one (POST …/complete, an Idempotency-Key
+each), two requests a completion and no HTML.
 Prints requests/s, completions/s, p50/p95/p99 per request kind (client-side, so they
 include the client's own share of the 2 CPUs), errors, the timer lag, and where the CPU
 went (app, timer workers, PostgreSQL, the bench itself), in all and per completion.
@@ -45,12 +48,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench import cpu, web_seed  # noqa: E402
 from bench.crash import _pg_cluster, server_fsync  # noqa: E402
-from bench.load_client import Figures, client, page_client, sign_in  # noqa: E402
+from bench.load_client import Figures, api_client, client, page_client, sign_in  # noqa: E402
 from bench.stats import pct  # noqa: E402
 from caseflow import audit, clock, create_app  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import Case, Setting, TaskRow, TimerRow, User, WorkflowInstance  # noqa: E402
-from caseflow.services import cases, setup  # noqa: E402
+from caseflow.services import api_tokens, cases, setup  # noqa: E402
 
 CASEFLOW = str(Path(sys.executable).parent / "caseflow")
 APP = "app (gunicorn)"
@@ -215,13 +218,17 @@ class Run:
 
 
 def timed_run(app, port: int, queues: list[list[tuple[str, int]]], jars: dict,
-              students: list[int], seconds: float, groups: dict, probes: list[int]) -> Run:
-    """Drive the clients (and the timer probe) for `seconds`; return what they measured."""
+              students: list[int], seconds: float, groups: dict, probes: list[int],
+              api: bool = False) -> Run:
+    """Drive the clients (and the timer probe) for `seconds`; return what they measured.
+
+    `jars` holds each counselor's cookies, or with `api` their API tokens."""
     figures, lock = Figures(), threading.Lock()
     cpu_before = cpu.snapshot(groups)
     start = time.monotonic()
     stop = start + seconds
-    threads = [threading.Thread(target=client, args=(port, q, jars, stop, figures, lock))
+    target = api_client if api else client
+    threads = [threading.Thread(target=target, args=(port, q, jars, stop, figures, lock))
                for q in queues]
     threads.append(threading.Thread(target=probe, args=(app, students, 0.5, stop, probes)))
     for t in threads:
@@ -262,6 +269,17 @@ def ceiling(port: int, jars: dict, clients: int, seconds: float, groups: dict) -
               f"{statistics.median(ms) if ms else 0:6.1f} ms  CPU ms per request: {shares}")
 
 
+def issue_tokens(usernames: list[str]) -> dict[str, str]:
+    """Issue each counselor an API token with the counselor role (audited, as an admin would)."""
+    users = dict(db.session.execute(select(User.username, User.id)
+                                    .where(User.username.in_(usernames))).all())
+    actor = audit.Actor(None, "bench")
+    tokens = {name: api_tokens.issue(users[name], "load bench", ["counselor"], actor)[1]
+              for name in usernames}
+    db.session.commit()
+    return tokens
+
+
 def summary(runs: list[Run]) -> None:
     """Print each run's headline figures and their medians (the machine's speed varies)."""
     rates = [len(r.figures.ms["completion"]) / r.seconds for r in runs]
@@ -294,6 +312,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--ceiling", type=float, default=0, metavar="SECONDS",
                         help="afterwards, drive the clients at ever lighter pages for SECONDS "
                              "each and print the requests/s the stack alone reaches")
+    parser.add_argument("--api", action="store_true",
+                        help="clients use the JSON API (task list, complete) instead of pages")
     parser.add_argument("--keep", action="store_true",
                         help="keep the throw-away cluster (prints its URL) for a rerun")
     return parser.parse_args()
@@ -337,10 +357,16 @@ def main() -> None:
         with app.app_context():
             work, students = seed(args.cases)
             db.session.remove()
+        if args.api:
+            with app.app_context():
+                jars = issue_tokens(sorted(work))
+                db.session.remove()
         processes, port = _start(args, env, folder)
-        jars = sign_in(port, sorted(work))
+        if not args.api:
+            jars = sign_in(port, sorted(work))
         queues, probes, runs = _queues(work, args.clients), [], []
-        print(f"load: {args.clients} clients for {args.runs} x {args.seconds:.0f} s against "
+        print(f"load: {args.clients} {'API ' if args.api else ''}clients for {args.runs} x "
+              f"{args.seconds:.0f} s against "
               f"gunicorn ({args.workers} workers x {args.threads} threads), "
               f"{args.timer_workers} timer workers, PostgreSQL {url.split('@')[-1]} "
               f"(fsync {server_fsync(url)})")
@@ -352,7 +378,7 @@ def main() -> None:
             if args.runs > 1:
                 print(f"\n-- run {n + 1} of {args.runs}")
             run = timed_run(app, port, queues, jars, students[n::args.runs], args.seconds,
-                            groups, probes)
+                            groups, probes, args.api)
             runs.append(run)
             report(run.figures, run.seconds)
             print("\n".join(cpu.report(run.cpu_before, run.cpu_after, run.seconds,
@@ -362,7 +388,7 @@ def main() -> None:
         time.sleep(15)  # let the last probe escalations fall due and fire
         with app.app_context():
             report_lag(*timer_lag(probes))
-        if args.ceiling:
+        if args.ceiling and not args.api:
             ceiling(port, jars, args.clients, args.ceiling, groups)
     finally:
         for p in processes:

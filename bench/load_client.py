@@ -1,12 +1,15 @@
 """The load bench's clients: keep-alive HTTP connections that sign counselors in, then
-open an inbox, a talk task's form and submit it, over and over, timing each request."""
+open an inbox, a talk task's form and submit it, over and over, timing each request; or,
+with --api, list a counselor's tasks and complete one through the JSON API."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -22,20 +25,24 @@ class Browser:
         self.port, self.conn, self.retries = port, None, 0
 
     def send(self, jar: dict[str, str], method: str, path: str,
-             form: dict[str, str] | None = None) -> tuple[int, str, str]:
+             form: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+             body: str | None = None) -> tuple[int, str, str]:
+        if form is not None:
+            headers = {**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"}
+            body = urlencode(form)
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
-            if form is not None:
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            sent = {**(headers or {}),
+                    "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
             try:
-                self.conn.request(method, path, urlencode(form) if form else None, headers)
+                self.conn.request(method, path, body, sent)
                 answer = self.conn.getresponse()
                 body = answer.read().decode()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 # the server closed an idle connection: send again (a repeated POST is
-                # safe: the form's one-time token returns the first answer)
+                # safe: the form's one-time token, or the API's Idempotency-Key, returns
+                # the first answer)
                 self.conn.close()
                 self.conn = None
                 if attempt == 2:
@@ -135,6 +142,44 @@ def client(port: int, queue: list[tuple[str, int]], jars: dict, stop: float,
             "reached_how": "in_person", "talked_at": now, "ongoing": "no", "mood": "worried",
             "what_happened": "谈话记录：已停止联系，已讲解反诈知识", "action": "complete"},
               expect=302)
+    with lock:
+        figures.retries += browser.retries
+
+
+def api_client(port: int, queue: list[tuple[str, int]], tokens: dict[str, str], stop: float,
+               figures: Figures, lock: threading.Lock) -> None:
+    """The counselor's open tasks (GET /api/v1/tasks), then complete one; until the time
+    is up or the work runs out. Each completion carries its own Idempotency-Key."""
+    browser = Browser(port)
+
+    def timed(kind: str, token: str, method: str, path: str, payload: dict | None = None
+              ) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if payload is not None:
+            headers.update({"Content-Type": "application/json",
+                            "Idempotency-Key": str(uuid.uuid4())})
+        t0 = time.perf_counter()
+        try:
+            status, _, _ = browser.send({}, method, path, headers=headers,
+                                        body=json.dumps(payload) if payload else None)
+        except OSError as exc:
+            figures.error(f"{kind}: {type(exc).__name__}")
+            return
+        figures.ms[kind].append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            figures.error(f"{kind}: HTTP {status}")
+
+    while time.monotonic() < stop:
+        with lock:
+            if not queue:
+                figures.ran_out = True
+                return
+            name, task_id = queue.pop()
+        timed("inbox", tokens[name], "GET", "/api/v1/tasks?per_page=20")
+        talked = (clock.now() - timedelta(minutes=1)).isoformat()
+        timed("completion", tokens[name], "POST", f"/api/v1/tasks/{task_id}/complete", {
+            "data": {"reached_how": "in_person", "talked_at": talked, "ongoing": "no",
+                     "mood": "worried", "what_happened": "谈话记录：已停止联系，已讲解反诈知识"}})
     with lock:
         figures.retries += browser.retries
 
