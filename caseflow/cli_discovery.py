@@ -161,6 +161,16 @@ def _sheet_files(paths: tuple[str, ...]) -> list[Path]:
     return out
 
 
+def _read_sheet(path: Path, limit: int) -> bytes:
+    """Read at most `limit` + 1 bytes: enough for the import to refuse a file too large."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}; nothing was "
+                                   "imported") from exc
+
+
 @screening_group.command("import-many")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--as", "username", default=None,
@@ -175,15 +185,16 @@ def screening_import_many(paths: tuple[str, ...], username: str | None,
     all or nothing, its class read from the template's mark or file name; exit 1 if any
     sheet is refused."""
     from caseflow.cli_common import explain
-    from caseflow.services import ServiceError, screening_batch
+    from caseflow.services import ServiceError, screening, screening_batch
     from caseflow.services.sheets import SheetRejected
 
     files = _sheet_files(paths)
     if not files:
         raise click.UsageError("no .xlsx or .csv file in the paths given")
     with _app_context():
-        prepared = screening_batch.uploads_of([(f.name, f.read_bytes()) for f in files],
-                                              _user(username), _actor, round_id)
+        limit = screening.max_upload()
+        sheets = [(f.name, _read_sheet(f, limit)) for f in files]
+        prepared = screening_batch.uploads_of(sheets, _user(username), _actor, round_id)
         ready = [p for p in prepared if isinstance(p, screening_batch.Upload)]
         done = iter(screening_batch.import_many(ready, round_id, workers=workers))
         results = [p if isinstance(p, ServiceError) else next(done) for p in prepared]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -340,7 +341,7 @@ def _filled_template(code: str) -> bytes:
 
 
 def test_the_cli_imports_a_folder_of_sheets_each_all_or_nothing(world, app, tmp_path,
-                                                                 cli_database):
+                                                                 cli_database, monkeypatch):
     from click.testing import CliRunner
 
     from caseflow.cli_discovery import screening_group
@@ -377,6 +378,23 @@ def test_the_cli_imports_a_folder_of_sheets_each_all_or_nothing(world, app, tmp_
         "open", "done", "done", "open"]
     case = db.session.scalar(select(Case))
     assert (case.student_id, case.registered_by) == (world.student3.id, world.counselor3.id)
+    locked = folder / f"摸排_{rnd.number}_K4.xlsx"
+    locked.write_bytes(_filled_template("K4"))
+    real_open = Path.open
+
+    def refuse_locked(self, *args, **kwargs):  # as for a file of another user (tests run as root)
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "open", refuse_locked)
+        unreadable = runner.invoke(screening_group, ["import-many", str(folder)])
+    assert unreadable.exit_code == 1, unreadable.output
+    assert f"cannot read {locked}: Permission denied; nothing was imported" in \
+        unreadable.output
+    assert imports.find_class("K4").state == "open"
+    locked.unlink()
     misnamed = tmp_path / f"摸排_{rnd.number}_K1.xlsx"  # K4's template, named for K1
     misnamed.write_bytes(_filled_template("K4"))
     wrong = runner.invoke(screening_group, ["import-many", str(misnamed)])
