@@ -136,14 +136,7 @@ def screening_import_cmd(class_code: str, file: str, username: str | None,
                 raise NotFound(f"class {class_code} has no counselor: give --as USERNAME")
         result = screening_import.import_sheet(class_code, Path(file).read_bytes(), user,
                                                _actor(user), round_id)
-        if result.already:
-            click.echo(f"already imported: nothing new ({result.cases_opened} cases opened, "
-                       f"{result.findings_attached} findings attached that were missing)")
-            return
-        click.echo(f"imported {result.entries} students of class {class_code} "
-                   f"({result.source}): {result.cases_opened} cases opened, "
-                   f"{result.findings_attached} findings attached, {result.followups} "
-                   f"follow-up days")
+        click.echo(_imported(result))
 
 
 SHEET_SUFFIXES = (".xlsx", ".csv")
@@ -182,8 +175,8 @@ def _read_sheet(path: Path, limit: int) -> bytes:
 def screening_import_many(paths: tuple[str, ...], username: str | None,
                           round_id: int | None, workers: int) -> None:
     """Import many classes' sheets at once (files, or folders of .xlsx/.csv): each sheet
-    all or nothing, its class read from the template's mark or file name; exit 1 if any
-    sheet is refused."""
+    all or nothing, its class read from the template's file name or, renamed, its mark;
+    exit 1 if any sheet is refused."""
     from caseflow.cli_common import explain
     from caseflow.services import ServiceError, screening, screening_batch
     from caseflow.services.sheets import SheetRejected
@@ -216,9 +209,11 @@ def screening_import_many(paths: tuple[str, ...], username: str | None,
 
 
 def _imported(result: Any) -> str:
+    """Say what one sheet's import did."""
     if result.already:
         return (f"class {result.screening_class.klass.code} already imported: nothing new "
-                f"({result.cases_opened} cases opened that were missing)")
+                f"({result.cases_opened} cases opened, {result.findings_attached} findings "
+                f"attached that were missing)")
     text = (f"imported {result.entries} students of class "
             f"{result.screening_class.klass.code} ({result.source}): {result.cases_opened} "
             f"cases opened, {result.findings_attached} findings attached, "
