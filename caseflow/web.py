@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from caseflow import clock, masking, timefmt
 from caseflow.db import db
+from caseflow.engine import ProcessFault
 from caseflow.models import User
 
 login_manager = LoginManager()
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404, 405, 409, 500):
         app.register_error_handler(code, _error_page)
     register_database_errors(app)
+    app.register_error_handler(ProcessFault, _process_fault_page)
 
     @app.after_request
     def _remember_lang(response: Any) -> Any:
@@ -209,6 +211,18 @@ def _database_error_page(error: Any) -> Any:
     retry = request.full_path.rstrip("?") if request.method == "GET" else request.path
     page = render_template("error_db.html", retry_url=retry, at=timefmt.short(clock.now()))
     return page, 503, {"Retry-After": "5"}
+
+
+def _process_fault_page(error: ProcessFault) -> Any:
+    """Roll back and record a step the process model could not take; say so plainly."""
+    from caseflow.api import errors as api_errors
+    from caseflow.services import faults
+    from caseflow.views import actor
+
+    if api_errors.is_api_request():
+        return api_errors.unexpected(error)
+    failed = faults.failed(error, actor(), doing=f"{request.method} {request.path}")
+    return render_template("error.html", code=500, error=failed, fault=failed), 500
 
 
 def _error_page(error: Any) -> Any:

@@ -112,6 +112,14 @@ def unexpected(error: Exception) -> Response:
         return http_error(error)
     if isinstance(error, ServiceError):
         return service_error(error)
+    from caseflow.engine import ProcessFault
+
+    if isinstance(error, ProcessFault):  # the model failed: rolled back and recorded
+        from caseflow.api.support import actor
+        from caseflow.services import faults
+
+        return service_error(faults.failed(error, actor(),
+                                           doing=f"{request.method} {request.path}"))
     try:
         db.session.rollback()
     except Exception:  # the connection may be gone: drop the session, the pool reconnects

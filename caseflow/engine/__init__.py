@@ -15,11 +15,12 @@ from caseflow.engine.parsing import BpmnCheckError, BpmnProblem, FileReport, che
 from caseflow.engine.runtime import Run, due_from, duration
 from caseflow.engine.scripting import ScriptError
 from caseflow.engine.specs import SPECS, ParsedProcess, source_hash
-from caseflow.engine.types import EngineError, EngineEvent, HumanTask, PendingTimer
+from caseflow.engine.types import EngineError, EngineEvent, HumanTask, PendingTimer, ProcessFault
 
 __all__ = [
     "SPECS", "BpmnCheckError", "BpmnProblem", "EngineError", "EngineEvent", "FileReport",
-    "HumanTask", "ParsedProcess", "PendingTimer", "ProcessSource", "Run", "ScriptError",
+    "HumanTask", "ParsedProcess", "PendingTimer", "ProcessFault", "ProcessSource", "Run",
+    "ScriptError",
     "called_decisions", "check_files", "default_settings", "due_from", "duration",
     "load_process", "source_hash", "split_bundle", "standard_functions",
 ]

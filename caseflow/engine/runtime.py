@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +32,13 @@ from caseflow.engine.scripting import make_script_engine
 from caseflow.engine.serializer import SERIALIZER, install_clock
 from caseflow.engine.specs import ParsedProcess
 from caseflow.engine.stepping import do_engine_steps, install_waiting_update
-from caseflow.engine.types import EngineError, EngineEvent, HumanTask, PendingTimer
+from caseflow.engine.types import (
+    EngineError,
+    EngineEvent,
+    HumanTask,
+    PendingTimer,
+    ProcessFault,
+)
 
 install_clock()
 install_waiting_update()
@@ -130,6 +137,24 @@ def _attached_activity(task: Any) -> str | None:
     return None
 
 
+@contextmanager
+def _faults() -> Iterator[None]:
+    """Turn an error of the model's own code (a script, condition or decision) into a
+    ProcessFault that names the element."""
+    try:
+        yield
+    except WorkflowException as exc:
+        spec = getattr(exc, "task_spec", None)
+        reason = str(exc)
+        cause = exc.__cause__ or exc.__context__
+        if cause is not None and str(cause) not in reason:
+            reason += f" ({type(cause).__name__}: {cause})"
+        if getattr(exc, "line_number", None):
+            reason += f", line {exc.line_number}: {exc.error_line.strip()}"
+        raise ProcessFault(getattr(spec, "bpmn_id", None) or getattr(spec, "name", "?"),
+                           getattr(spec, "bpmn_name", None) or "", reason) from exc
+
+
 class Run:
     """One loaded workflow instance; nothing here touches a database."""
 
@@ -210,12 +235,14 @@ class Run:
         if task.state != TaskState.READY or not task.task_spec.manual:
             raise EngineError(f"task {task.task_spec.bpmn_id} is not waiting for a person")
         task.set_data(**copy_data(dict(data)))
-        task.run()
+        with _faults():
+            task.run()
         return self._steps()
 
     def fire_timers(self) -> list[EngineEvent]:
         """Fire every timer due at the clock's now, and run the engine."""
-        self.workflow.refresh_timers()
+        with _faults():
+            self.workflow.refresh_timers()
         return self._steps()
 
     def send_message(self, name: str, payload: Mapping[str, Any]) -> list[EngineEvent]:
@@ -236,7 +263,8 @@ class Run:
     # -- internals --------------------------------------------------------------------
     def _steps(self) -> list[EngineEvent]:
         recorder = _Recorder()
-        do_engine_steps(self.workflow, recorder.will_complete, recorder.did_complete)
+        with _faults():
+            do_engine_steps(self.workflow, recorder.will_complete, recorder.did_complete)
         if self.workflow.is_completed():
             recorder.events.append(EngineEvent("process_completed", self.process.process_id,
                                                self.process.process_id, {}))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import copy
 import decimal
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -22,11 +24,48 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+# A model's script, condition or DMN cell that runs longer than this is stopped: a loop that
+# never ends must not hold a request, or the worker and its lease on every timer, forever.
+TIME_LIMIT = 2.0
 
 
 class ScriptError(Exception):
     """A BPMN expression or script that the sandbox refuses or cannot compile."""
+
+
+class ScriptTimeout(ScriptError):
+    """A sandboxed script or expression ran longer than TIME_LIMIT seconds."""
+
+
+_running = threading.local()
+
+
+def _tick() -> None:
+    """Stop the running script if its time is up (called on every turn of a loop)."""
+    deadline = getattr(_running, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise ScriptTimeout(f"ran longer than {TIME_LIMIT:g} s: a loop that never ends?")
+
+
+def _ticking(ob: Iterable[Any]) -> Iterator[Any]:
+    for item in default_guarded_getiter(ob):
+        _tick()
+        yield item
+
+
+class _LoopGuard(RestrictingNodeTransformer):
+    """RestrictedPython's checks, plus a time check on every turn of a `while` loop
+    (`for` loops and comprehensions get theirs from `_getiter_`)."""
+
+    def visit_While(self, node: ast.While) -> Any:
+        node = self.node_contents_visit(node)
+        tick = ast.Expr(ast.Call(ast.Name("_tick_", ast.Load()), [], []))
+        node.body.insert(0, ast.copy_location(tick, node))
+        ast.fix_missing_locations(node)
+        return node
 
 
 _ALLOWED_EXTRA = {
@@ -57,7 +96,8 @@ _BUILTINS = _builtins()
 _GUARDS = {
     "_getattr_": safer_getattr,
     "_getitem_": default_guarded_getitem,
-    "_getiter_": default_guarded_getiter,
+    "_getiter_": _ticking,
+    "_tick_": _tick,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
@@ -84,7 +124,7 @@ def _raise_compile_errors(kind: str, source: str, errors: tuple[str, ...]) -> No
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Any:
     """Compile one expression in the sandbox (cached by source)."""
-    result = compile_restricted_eval(source.strip(), "<expression>")
+    result = compile_restricted_eval(source.strip(), "<expression>", policy=_LoopGuard)
     _raise_compile_errors("expression", source, result.errors)
     return result.code
 
@@ -92,7 +132,7 @@ def compile_expression(source: str) -> Any:
 @lru_cache(maxsize=2048)
 def compile_script(source: str) -> Any:
     """Compile one script in the sandbox (cached by source)."""
-    result = compile_restricted_exec(source, "<string>")
+    result = compile_restricted_exec(source, "<string>", policy=_LoopGuard)
     _raise_compile_errors("script", source, result.errors)
     return result.code
 
@@ -115,7 +155,8 @@ class RestrictedEnvironment(TaskDataEnvironment):
         my_globals = copy.copy(self.globals)
         my_globals.update(external_context or {})
         my_globals.update(context)
-        return eval(compile_expression(expression), my_globals)
+        with _TimeLimit():
+            return eval(compile_expression(expression), my_globals)
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         """Execute a script that reads and writes task data."""
@@ -125,12 +166,25 @@ class RestrictedEnvironment(TaskDataEnvironment):
         my_globals.update(external_context or {})
         context.update(my_globals)
         try:
-            exec(code, context)
+            with _TimeLimit():
+                exec(code, context)
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
             for name in _GUARDS:
                 context.pop(name, None)
         return True
+
+
+class _TimeLimit:
+    """Give the code run inside TIME_LIMIT seconds, or the outer code's deadline if sooner."""
+
+    def __enter__(self) -> None:
+        self.outer = getattr(_running, "deadline", None)
+        mine = time.monotonic() + TIME_LIMIT
+        _running.deadline = mine if self.outer is None else min(mine, self.outer)
+
+    def __exit__(self, *exc: object) -> None:
+        _running.deadline = self.outer
 
 
 @lru_cache(maxsize=4096)

@@ -11,6 +11,16 @@ class EngineError(Exception):
     """A request the engine cannot carry out (unknown task, task not ready, no such message)."""
 
 
+class ProcessFault(Exception):
+    """A deployed process failed at one of its elements: a script, condition or decision
+    raised an error or ran too long. Nothing of the step may be saved; the model needs
+    fixing, so trying again will not help."""
+
+    def __init__(self, element_id: str, element_name: str, reason: str) -> None:
+        super().__init__(f"{element_name or element_id} ({element_id}): {reason}")
+        self.element_id, self.element_name, self.reason = element_id, element_name, reason
+
+
 @dataclass(frozen=True)
 class HumanTask:
     """A READY user or manual task, as the app needs it to write a task row."""

@@ -51,6 +51,22 @@ class Forbidden(ServiceError):
     code = "forbidden"
 
 
+class ProcessFailed(ServiceError):
+    """The process model failed at one of its elements; the step was rolled back.
+
+    The model (a script, condition or decision) needs an administrator: trying again with
+    the same data will not help, so this is the server's error, not a conflict.
+    """
+
+    status = 500
+    code = "process_failed"
+
+    def __init__(self, element_id: str, element_name: str, reason: str) -> None:
+        super().__init__(f"the process could not go on at {element_name or element_id} "
+                         f"({element_id}): {reason}")
+        self.element_id, self.element_name, self.reason = element_id, element_name, reason
+
+
 def commit_work(result: T, before_commit: Callable[[T], None] | None = None) -> T:
     """Commit the unit of work and return its result.
 

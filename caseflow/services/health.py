@@ -118,16 +118,23 @@ def schema_state() -> tuple[str, list[str]]:
 
 
 def _check_timers(health: Health, now: datetime) -> None:
+    from caseflow.services.timers import LEASE
+
     t = TimerRow.__table__
-    count, oldest = db.session.connection().execute(
-        select(func.count(t.c.id), func.min(t.c.due_at))
+    # a lease longer than a worker's is the hold on a timer whose process model failed
+    held = func.count(t.c.id).filter(t.c.lease_until > now + LEASE)
+    count, oldest, failed = db.session.connection().execute(
+        select(func.count(t.c.id), func.min(t.c.due_at), held)
         .where(t.c.state == "waiting", t.c.due_at < now - grace())).one()
     health.overdue_timers = int(count)
     if count:
         health.oldest_overdue_seconds = int((now - oldest).total_seconds())
         health.problems.append(
             f"{count} timers (escalations, waits) are overdue, the oldest by "
-            f"{health.oldest_overdue_seconds} s: is `caseflow worker` running?")
+            f"{health.oldest_overdue_seconds} s: " + (
+                "is `caseflow worker` running?" if not failed else
+                f"{failed} of them wait for their process model to be fixed (audit events "
+                "process_failed name the element); is `caseflow worker` running for the rest?"))
 
 
 def _check_backup(health: Health) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow.audit import Actor
 from caseflow.db import db
-from caseflow.engine import EngineError
+from caseflow.engine import EngineError, ProcessFault
 from caseflow.models import Klass, ScreeningClass, TaskRow, User, WorkflowInstance
 from caseflow.services import NotFound, ServiceError, ValidationFailed, screening, sheets
 from caseflow.services.screening_import import (
@@ -170,7 +170,7 @@ def _write_batch(batch: list[Any], people: dict[int, sheets.Roster], words: shee
             results[index] = _attempt(take, sc, people[sc.id], lines, kind, upload, words)
         db.session.commit()
         del loaded  # what the filing's many commits need not expire
-    except (IntegrityError, StaleDataError, EngineError):
+    except (IntegrityError, StaleDataError, EngineError, ProcessFault):
         db.session.rollback()
         for index, upload, sc, (kind, lines) in batch:
             results[index] = _attempt(take_one, sc, people[sc.id], lines, kind, upload, words)

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from caseflow import access, audit, clock, timefmt
 from caseflow.audit import Actor
 from caseflow.db import db
-from caseflow.engine import EngineError
+from caseflow.engine import EngineError, ProcessFault
 from caseflow.models import (
     Klass,
     ScreeningClass,
@@ -42,6 +42,7 @@ from caseflow.services import (
     ServiceError,
     cases,
     commit_work,
+    faults,
     runner,
     screening,
     sheet_templates,
@@ -179,6 +180,10 @@ def take_one(sc: ScreeningClass, people: sheets.Roster, lines: sheets.Lines, kin
         db.session.rollback()
         raise Conflict("this class's screening was submitted at the same time by someone "
                        "else: reload") from exc
+    except ProcessFault as exc:
+        raise faults.failed(exc, actor, task_id=sc.task_id,
+                            doing=f"importing the screening of class {people.class_code}"
+                            ) from exc
     try:
         result.cases_opened, result.findings_attached = file_flagged(sc, user, actor)
     except ServiceError as exc:  # the sheet is in; sending it again files what is left

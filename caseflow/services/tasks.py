@@ -15,7 +15,7 @@ import workflows
 from caseflow import access, audit, clock
 from caseflow.audit import Actor
 from caseflow.db import db
-from caseflow.engine import EngineError
+from caseflow.engine import EngineError, ProcessFault
 from caseflow.models import Case, TaskRow, User, WorkflowInstance
 from caseflow.services import (
     Conflict,
@@ -25,6 +25,7 @@ from caseflow.services import (
     cases,
     commit_work,
     confidential,
+    faults,
     idempotency,
     inbox,
     runner,
@@ -191,6 +192,10 @@ def _complete_once(task_id: int, data: dict[str, Any], user: User, actor: Actor,
             raise already_done(row) from exc
         raise Conflict("someone changed this case at the same time: reload and try again"
                        ) from exc
+    except ProcessFault as exc:
+        raise faults.failed(exc, actor, case_id=row.case_id, task_id=row.id,
+                            instance_id=row.instance_id,
+                            doing=f"completing {row.task_spec}") from exc
     return Submission(row, nxt)
 
 

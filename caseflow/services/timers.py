@@ -23,11 +23,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow import audit, clock
 from caseflow.db import db
+from caseflow.engine import ProcessFault
 from caseflow.models import Case, TimerRow, WorkflowInstance
-from caseflow.services import cases, idempotency, runner
+from caseflow.services import ProcessFailed, cases, faults, idempotency, runner
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+# a timer whose process model failed is tried again this much later, not at every lease
+FAULT_RETRY = timedelta(hours=1)
 BATCH = 50
 ATTEMPTS = 3
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -57,6 +60,15 @@ def _release(instance_ids: list[int]) -> None:
     db.session.commit()
 
 
+def _hold(instance_id: int, until: datetime) -> None:
+    """Keep the lease on an instance's due timers until `until` (a failed model)."""
+    t = TimerRow.__table__
+    db.session.connection().execute(
+        update(t).where(t.c.instance_id == instance_id, t.c.state == "waiting")
+        .values(lease_until=until))
+    db.session.commit()
+
+
 def fire_instance(instance_id: int, now: datetime) -> int:
     """Fire the due timers of one instance in one transaction; return how many fired.
 
@@ -79,7 +91,12 @@ def _fire_once(instance_id: int, now: datetime) -> int:
         return 0
     case = db.session.get(Case, instance.case_id) if instance.case_id else None
     with clock.pinned(now):
-        outcome = runner.act(instance, lambda run: run.fire_timers(), audit.SYSTEM, case=case)
+        try:
+            outcome = runner.act(instance, lambda run: run.fire_timers(), audit.SYSTEM,
+                                 case=case)
+        except ProcessFault as exc:
+            raise faults.failed(exc, audit.SYSTEM, case_id=instance.case_id,
+                                instance_id=instance_id, doing="firing timers") from exc
         fired = [(e.element_id, e.name or "-", instance.case_id or "-", instance_id,
                   e.detail.get("due") or "?") for e in outcome.events if e.type == "timer_fired"]
         if case is not None:
@@ -118,6 +135,8 @@ def _fire_guarded(instance_id: int, now: datetime) -> int:
     except StaleDataError:
         log.info("instance %s kept changing while its timers fired; next round", instance_id)
         _release([instance_id])
+    except ProcessFailed:  # rolled back, logged and audited; the model needs fixing
+        _hold(instance_id, now + FAULT_RETRY)
     except OperationalError:
         db.session.rollback()
         raise

@@ -42,6 +42,7 @@ EVENTS = {
     "task_opened": _l("Step opened"),
     "task_completed": _l("Step completed"),
     "task_cancelled": _l("Step cancelled"),
+    "process_failed": _l("Process failed at a step (nothing saved)"),
     "task_claimed": _l("Step claimed"),
     "task_released": _l("Step released"),
     "task_reassigned": _l("Step reassigned"),

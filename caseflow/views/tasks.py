@@ -18,6 +18,7 @@ from caseflow.services import (
     Conflict,
     Forbidden,
     NotFound,
+    ProcessFailed,
     ValidationFailed,
     bpmninfo,
     casefile,
@@ -95,7 +96,8 @@ def kept_items(schema: Schema, values: dict[str, Any], language: str) -> list[It
 
 def _show(row: TaskRow, values: dict[str, Any] | None = None,
           errors: dict[str, list[str]] | None = None, conflict: Conflict | None = None,
-          status: int = 200, extra: dict[str, Any] | None = None) -> tuple[str, int]:
+          status: int = 200, extra: dict[str, Any] | None = None,
+          fault: ProcessFailed | None = None) -> tuple[str, int]:
     from caseflow.views import screening as screening_views
 
     schema, language = _schema(row), lang()
@@ -117,7 +119,8 @@ def _show(row: TaskRow, values: dict[str, Any] | None = None,
     return render_template(
         [f"tasks/{row.process_id}/{row.task_spec}.html", "task.html"], task=row,
         s=casefile.summary(case) if case else None, fields=fields_, errors=errors or {},
-        conflict=conflict, kept=kept, draft_at=draft_at, has_schema=schema is not None,
+        conflict=conflict, fault=fault, kept=kept, draft_at=draft_at,
+        has_schema=schema is not None,
         instructions=bpmninfo.instructions(row.process_version_id, row.task_spec),
         mine=row.assignee_id == current_user.id,
         may_reassign=row.state == "ready" and access.may_reassign(current_user, row),
@@ -170,6 +173,8 @@ def _complete(row: TaskRow, schema: Schema, values: dict[str, Any]) -> Answer:
     except Conflict as exc:
         db.session.refresh(row)
         return _show(row, values, conflict=exc, status=409)
+    except ProcessFailed as exc:  # rolled back and recorded: the model needs fixing
+        return _show(row, values, fault=exc, status=500)
     flash(_("Task completed."))
     nxt = done.next_task_id
     return redirect(url_for("tasks.task", task_id=nxt) if nxt else url_for("main.home"))

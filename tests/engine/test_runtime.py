@@ -6,10 +6,17 @@ import json
 from datetime import timedelta
 
 import pytest
-from SpiffWorkflow.exceptions import WorkflowException
 
 from caseflow import clock
-from caseflow.engine import EngineError, Run, load_process, split_bundle, standard_functions
+from caseflow.engine import (
+    EngineError,
+    ProcessFault,
+    Run,
+    load_process,
+    scripting,
+    split_bundle,
+    standard_functions,
+)
 from tests.bpmn_snippets import gateway_process, script_process
 from tests.conftest import DATA, TESTDATA
 
@@ -98,8 +105,9 @@ def test_seq10_runs_to_the_end():
 ])
 def test_script_task_cannot_escape_the_sandbox(script):
     process = _process("s.bpmn", script_process("escape_script", script.replace("\\n", "\n")))
-    with pytest.raises(WorkflowException):
+    with pytest.raises(ProcessFault) as fault:
         Run.start(process, {}, standard_functions())
+    assert (fault.value.element_id, fault.value.element_name) == ("Script", "脚本")
 
 
 @pytest.mark.parametrize("condition", [
@@ -108,8 +116,9 @@ def test_script_task_cannot_escape_the_sandbox(script):
 ])
 def test_gateway_condition_cannot_escape_the_sandbox(condition):
     process = _process("g.bpmn", gateway_process("escape_gateway", condition))
-    with pytest.raises(WorkflowException):
+    with pytest.raises(ProcessFault) as fault:
         Run.start(process, {}, standard_functions())
+    assert fault.value.element_id == "Gw"
 
 
 def test_sandbox_still_runs_ordinary_scripts():
@@ -118,3 +127,37 @@ def test_sandbox_still_runs_ordinary_scripts():
         .replace("\\n", "\n")))
     run, events = Run.start(process, {}, standard_functions())
     assert run.completed and events[-1].type == "process_completed"
+
+
+@pytest.mark.parametrize("script", [
+    "n = 0\\nwhile n >= 0:\\n    n += 1",
+    "seen = [1]\\nfor x in seen:\\n    seen.append(x)",
+    "seen = [1]\\ngrown = [seen.append(x) for x in seen]",
+    # the inner loop's stop is caught by the script: the outer loop stops it again
+    "while True:\\n    try:\\n        while True:\\n            pass\\n"
+    "    except Exception:\\n        pass",
+])
+def test_a_script_that_never_ends_is_stopped_and_named(script, monkeypatch):
+    monkeypatch.setattr(scripting, "TIME_LIMIT", 0.05)
+    process = _process("loop.bpmn", script_process("loop_script", script.replace("\\n", "\n")))
+    with pytest.raises(ProcessFault) as fault:
+        Run.start(process, {}, standard_functions())
+    assert (fault.value.element_id, fault.value.element_name) == ("Script", "脚本")
+    assert "ran longer than 0.05 s" in fault.value.reason
+
+
+def test_a_condition_that_never_ends_is_stopped(monkeypatch):
+    monkeypatch.setattr(scripting, "TIME_LIMIT", 0.05)
+    grows = "len([x for x in seen if not seen.append(x)]) > 0"  # appends to what it reads
+    process = _process("c.bpmn", gateway_process("loop_gateway", grows))
+    with pytest.raises(ProcessFault) as fault:
+        Run.start(process, {"seen": [1]}, standard_functions())
+    assert fault.value.element_id == "Gw" and "ran longer than" in fault.value.reason
+
+
+def test_loops_that_end_still_run_in_the_sandbox():
+    script = ("t = 0\\nfor i in range(100):\\n    t += i\\nwhile t > 7:\\n    t -= 7\\n"
+              "a, b = (1, 2)\\nsquares = [x * x for x in range(4)]")
+    process = _process("l.bpmn", script_process("ending_loops", script.replace("\\n", "\n")))
+    run, _ = Run.start(process, {}, standard_functions())
+    assert run.completed
