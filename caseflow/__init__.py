@@ -11,7 +11,7 @@ from flask import Flask
 from flask_migrate import Migrate
 
 from caseflow import config as _config
-from caseflow.db import db, keep_prepared_statements
+from caseflow.db import db, keep_prepared_statements, set_timeouts
 
 __all__ = ["create_app", "db"]
 
@@ -32,6 +32,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         for engine in db.engines.values():
             keep_prepared_statements(engine)
+            set_timeouts(engine, app.config["DB_LOCK_TIMEOUT_SECONDS"],
+                         app.config["DB_IDLE_IN_TRANSACTION_SECONDS"])
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
 
     from caseflow import web

@@ -16,6 +16,8 @@ ENV_KEYS = {
     "CASEFLOW_BPMN_DIR": "BPMN_DIR",
     "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": "HEALTH_TIMER_GRACE_SECONDS",
     "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS": "HEALTH_BACKUP_MAX_AGE_HOURS",
+    "CASEFLOW_DB_LOCK_TIMEOUT_SECONDS": "DB_LOCK_TIMEOUT_SECONDS",
+    "CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "DB_IDLE_IN_TRANSACTION_SECONDS",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,13 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "HEALTH_TIMER_GRACE_SECONDS": 120,
         # 0: the health check does not ask for backups (a school may back up otherwise)
         "HEALTH_BACKUP_MAX_AGE_HOURS": 0,
+        # PostgreSQL: a step waits this long for a row another one holds, then the person
+        # gets "try again" (SQLite's busy_timeout is the same 10 s); well under the 30 s
+        # after which gunicorn kills a request
+        "DB_LOCK_TIMEOUT_SECONDS": 10,
+        # PostgreSQL: a session left idle inside a transaction this long (a stopped or hung
+        # process) is ended, so the rows it locked are free again
+        "DB_IDLE_IN_TRANSACTION_SECONDS": 300,
     }
 
 
@@ -75,6 +84,8 @@ def build(instance_path: Path, overrides: Mapping[str, Any] | None,
         "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS", config["HEALTH_TIMER_GRACE_SECONDS"], "seconds", 1)
     config["HEALTH_BACKUP_MAX_AGE_HOURS"] = _whole(
         "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS", config["HEALTH_BACKUP_MAX_AGE_HOURS"], "hours", 0)
+    for key in ("DB_LOCK_TIMEOUT_SECONDS", "DB_IDLE_IN_TRANSACTION_SECONDS"):
+        config[key] = _whole(f"CASEFLOW_{key}", config[key], "seconds (0: no limit)", 0)
     return config
 
 

@@ -44,6 +44,28 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+# -- PostgreSQL: how long to wait for a lock, and how long a transaction may sit idle ----
+
+def set_timeouts(engine: Engine, lock_seconds: int, idle_in_transaction_seconds: int) -> None:
+    """Give every new PostgreSQL connection of `engine` its lock and idle timeouts (0: none).
+
+    A statement that waits longer than `lock_seconds` for a lock fails (the person gets the
+    "try again" page, the worker backs off), and PostgreSQL ends a session that sat idle
+    inside a transaction longer than `idle_in_transaction_seconds`, releasing its locks.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+
+    def timeouts(dbapi_connection: Any, connection_record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(lock_seconds) * 1000}")
+            cursor.execute("SET idle_in_transaction_session_timeout = "
+                           f"{int(idle_in_transaction_seconds) * 1000}")
+        dbapi_connection.commit()  # SET outside a transaction block: it lasts the session
+
+    event.listen(engine, "connect", timeouts)
+
+
 # -- PostgreSQL: keep prepared statements across read-only requests -----------------------
 
 # the DBAPI connections whose running transaction has only read so far

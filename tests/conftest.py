@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -99,7 +100,7 @@ def _fresh_database(template: str, tmp: Path) -> tuple[str, str | None]:
     return _pg_url(name), name
 
 
-def _make_app(tmp: Path, url: str) -> Flask:
+def _make_app(tmp: Path, url: str, **extra: Any) -> Flask:
     os.environ["CASEFLOW_INSTANCE_PATH"] = str(tmp / "instance")
     return create_app({
         "TESTING": True,
@@ -107,6 +108,7 @@ def _make_app(tmp: Path, url: str) -> Flask:
         "SECRET_KEY": "test-secret",
         "AUDIT_KEY": "test-audit-key",
         "BPMN_DIR": str(ROOT / "bpmn"),
+        **extra,
     })
 
 

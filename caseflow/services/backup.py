@@ -241,6 +241,8 @@ def _snapshot() -> Iterator[tuple[Connection, str]]:
     with db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
+            # idle while pg_dump runs, for minutes on a big school: not a stuck session
+            conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             yield conn, snapshot
 

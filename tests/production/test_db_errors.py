@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from caseflow.db import db
 from caseflow.models import AuditEvent, Notification, TaskRow
@@ -136,3 +136,59 @@ def test_the_worker_backs_off_against_a_real_unreachable_database(tmp_path):
     with down.app_context(), pytest.raises(KeyboardInterrupt):
         timers.run_worker(1.0, sleep=sleep)
     assert sleeps == [2.0, 4.0, 8.0, 16.0]
+
+
+@pytest.mark.database("postgresql")
+def test_a_step_stuck_behind_a_held_lock_gets_try_again_and_saves_nothing(
+        app, client, people, tmp_path, caplog):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id, needs_approval="on")
+    before = _snapshot(instance_id)
+    url = db.engine.url.render_as_string(hide_password=False)
+    impatient = _make_app(tmp_path / "impatient", url, DB_LOCK_TIMEOUT_SECONDS=1)
+    web = impatient.test_client()
+    web.set_cookie("session", client.get_cookie("session").value)
+    holder = create_engine(url)
+    try:
+        with holder.connect() as other:  # a stuck process holds the instance's row
+            other.execute(text("SELECT id FROM workflow_instance WHERE id = :i FOR UPDATE"),
+                          {"i": instance_id})
+            _assert_try_again(web.post(f"/tasks/{task_id}", data=form))
+            other.rollback()
+        assert "canceling statement due to lock timeout" in caplog.text
+        assert _snapshot(instance_id) == before
+        # the lock is gone: the same form now completes the step
+        assert web.post(f"/tasks/{task_id}", data=form).status_code == 302
+    finally:
+        holder.dispose()
+        with impatient.app_context():
+            db.engine.dispose()
+    assert _snapshot(instance_id)[0] == before[0] + 1
+
+
+@pytest.mark.database("postgresql")
+def test_every_connection_gets_the_lock_and_idle_timeouts(app, tmp_path, monkeypatch):
+    def shown(flask_app) -> tuple[str, str]:
+        with flask_app.app_context(), db.engine.connect() as conn:
+            found = (conn.execute(text("SHOW lock_timeout")).scalar(),
+                     conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar())
+            db.engine.dispose()
+            return found
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    assert shown(app) == ("10s", "5min")  # the defaults
+    monkeypatch.setenv("CASEFLOW_DB_LOCK_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS", "0")
+    assert shown(_make_app(tmp_path / "env", url)) == ("3s", "0")  # 0: no limit
+
+
+def test_the_database_timeouts_must_be_whole_seconds(tmp_path):
+    from caseflow import config
+
+    for bad in ("-1", "ten", "1.5"):
+        with pytest.raises(ValueError, match="CASEFLOW_DB_LOCK_TIMEOUT_SECONDS must be a "
+                                             "whole number of seconds"):
+            config.build(tmp_path, None, {"CASEFLOW_DB_LOCK_TIMEOUT_SECONDS": bad})
+    built = config.build(tmp_path, None, {"CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "60"})
+    assert (built["DB_LOCK_TIMEOUT_SECONDS"], built["DB_IDLE_IN_TRANSACTION_SECONDS"]) == (10, 60)
