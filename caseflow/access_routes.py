@@ -38,6 +38,7 @@ ROUTES: dict[str, str] = {
     "reveal.student_field": SIGNED_IN,
     "admin_settings.index": ADMIN,
     "admin_settings.save": ADMIN,
+    "admin_faults.index": ADMIN,
     # reports (issue 8): each view checks its viewer (reports.may_view, brief.may_see,
     # auditors) and the case through casefile.open_case
     "reports.dashboard": SIGNED_IN,

@@ -152,6 +152,7 @@ def _nav_links() -> dict[str, bool]:
             "register": access.may_register(current_user),
             "reports": reports.may_view(current_user),
             "settings": access.may_manage_settings(current_user),
+            "faults": access.may_administer(current_user),
             "warnings": access.may_see_warnings(current_user)}
 
 

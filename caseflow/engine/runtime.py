@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -144,15 +145,23 @@ def _faults() -> Iterator[None]:
     try:
         yield
     except WorkflowException as exc:
-        spec = getattr(exc, "task_spec", None)
-        reason = str(exc)
-        cause = exc.__cause__ or exc.__context__
-        if cause is not None and str(cause) not in reason:
-            reason += f" ({type(cause).__name__}: {cause})"
-        if getattr(exc, "line_number", None):
-            reason += f", line {exc.line_number}: {exc.error_line.strip()}"
-        raise ProcessFault(getattr(spec, "bpmn_id", None) or getattr(spec, "name", "?"),
-                           getattr(spec, "bpmn_name", None) or "", reason) from exc
+        raise _fault(exc) from exc
+
+
+_EXPRESSION = re.compile(r"Error evaluating expression '(?P<text>.*)'", re.DOTALL)
+
+
+def _fault(exc: WorkflowException) -> ProcessFault:
+    spec = getattr(exc, "task_spec", None)
+    cause = exc.__cause__ or exc.__context__
+    error_type = type(cause).__name__ if cause is not None else "WorkflowException"
+    detail = str(cause) if cause is not None else str(exc).strip()
+    expression = _EXPRESSION.match(str(exc))
+    line = getattr(exc, "line_number", None) or None
+    text = expression.group("text") if expression else (getattr(exc, "error_line", "") or "")
+    return ProcessFault(getattr(spec, "bpmn_id", None) or getattr(spec, "name", "?"),
+                        getattr(spec, "bpmn_name", None) or "", error_type, detail,
+                        text.strip(), None if expression else line)
 
 
 class Run:

@@ -14,11 +14,31 @@ class EngineError(Exception):
 class ProcessFault(Exception):
     """A deployed process failed at one of its elements: a script, condition or decision
     raised an error or ran too long. Nothing of the step may be saved; the model needs
-    fixing, so trying again will not help."""
+    fixing, so trying again will not help.
 
-    def __init__(self, element_id: str, element_name: str, reason: str) -> None:
-        super().__init__(f"{element_name or element_id} ({element_id}): {reason}")
-        self.element_id, self.element_name, self.reason = element_id, element_name, reason
+    `error_type` and `where` (the expression, or the script's line) come from the model;
+    `detail`, the error's own message, may quote the case's data.
+    """
+
+    def __init__(self, element_id: str, element_name: str, error_type: str, detail: str,
+                 model_text: str = "", line: int | None = None) -> None:
+        self.element_id, self.element_name = element_id, element_name
+        self.error_type, self.detail = error_type, detail
+        self.model_text, self.line = model_text, line
+        super().__init__(f"{element_name or element_id} ({element_id}): {self.reason}")
+
+    @property
+    def where(self) -> str:
+        """Return the failing expression, or the script's line with its number."""
+        if not self.model_text:
+            return ""
+        return f"line {self.line}: {self.model_text}" if self.line else self.model_text
+
+    @property
+    def reason(self) -> str:
+        """Return the error and where in the model it happened."""
+        text = f"{self.error_type}: {self.detail}" if self.detail else self.error_type
+        return f"{text} (in {self.where})" if self.where else text
 
 
 @dataclass(frozen=True)

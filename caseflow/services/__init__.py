@@ -55,16 +55,19 @@ class ProcessFailed(ServiceError):
     """The process model failed at one of its elements; the step was rolled back.
 
     The model (a script, condition or decision) needs an administrator: trying again with
-    the same data will not help, so this is the server's error, not a conflict.
+    the same data will not help, so this is the server's error, not a conflict. `fault` is
+    the engine's ProcessFault: the element, the error, and where in the model.
     """
 
     status = 500
     code = "process_failed"
 
-    def __init__(self, element_id: str, element_name: str, reason: str) -> None:
-        super().__init__(f"the process could not go on at {element_name or element_id} "
-                         f"({element_id}): {reason}")
-        self.element_id, self.element_name, self.reason = element_id, element_name, reason
+    def __init__(self, fault: Any) -> None:
+        super().__init__(f"the process could not go on at {fault.element_name or '-'} "
+                         f"({fault.element_id}): {fault.reason}")
+        self.fault = fault
+        self.element_id, self.element_name = fault.element_id, fault.element_name
+        self.reason = fault.reason
 
 
 def commit_work(result: T, before_commit: Callable[[T], None] | None = None) -> T:

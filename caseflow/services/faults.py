@@ -8,12 +8,19 @@ of its own, so the case history and the administrator see that a step could not 
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from caseflow import audit
+from sqlalchemy import func, select
+
+from caseflow import audit, clock
 from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.engine import ProcessFault
+from caseflow.models import AuditEvent, Case, TimerRow
 from caseflow.services import ProcessFailed
 
 log = logging.getLogger(__name__)
@@ -24,11 +31,63 @@ def failed(fault: ProcessFault, actor: Actor, *, case_id: int | None = None,
            doing: str = "") -> ProcessFailed:
     """Roll the step back, log and audit the fault; return the error to raise."""
     db.session.rollback()
-    log.error("process failed at %s (%s) while %s (case %s, task %s, instance %s): %s",
+    # the log gets ids and the model's own text only: the error's message may quote data
+    log.error("process failed at %s (%s) while %s (case %s, task %s, instance %s): %s in %s",
               fault.element_name or "-", fault.element_id, doing or "-", case_id or "-",
-              task_id or "-", instance_id or "-", fault.reason)
+              task_id or "-", instance_id or "-", fault.error_type, fault.where or "-")
     audit.record("process_failed", actor, case_id=case_id, task_id=task_id, result="error",
                  detail={"element": fault.element_id, "name": fault.element_name,
+                         "error": fault.error_type, "where": fault.where,
                          "reason": fault.reason, "doing": doing, "instance": instance_id})
     db.session.commit()
-    return ProcessFailed(fault.element_id, fault.element_name, fault.reason)
+    return ProcessFailed(fault)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One recorded failure, as the administrator sees it: the model's side only."""
+
+    at: datetime
+    element: str
+    name: str
+    error: str
+    where: str
+    doing: str
+    case_number: str | None
+    task_id: int | None
+    instance_id: int | None
+
+
+def recent(limit: int = 50, offset: int = 0) -> tuple[list[Failure], int]:
+    """Return the latest recorded failures (newest first) and how many there are in all.
+
+    Leaves out the error's own message, which may quote a case's data (SPEC: the
+    administrator sees no case content); the element, the error's type and the failing
+    expression or script line are the model's.
+    """
+    failed = AuditEvent.event_type == "process_failed"
+    total = db.session.scalar(select(func.count(AuditEvent.id)).where(failed)) or 0
+    rows = db.session.execute(
+        select(AuditEvent.at, AuditEvent.detail, AuditEvent.task_id, Case.number)
+        .outerjoin(Case, Case.id == AuditEvent.case_id).where(failed)
+        .order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)).all()
+    return [_failure(at, json.loads(detail), task_id, number)
+            for at, detail, task_id, number in rows], int(total)
+
+
+def _failure(at: datetime, detail: dict[str, Any], task_id: int | None,
+             number: str | None) -> Failure:
+    return Failure(at, detail.get("element", "?"), detail.get("name", ""),
+                   detail.get("error", ""), detail.get("where", ""), detail.get("doing", ""),
+                   number, task_id, detail.get("instance"))
+
+
+def held_timers(now: datetime | None = None) -> int:
+    """Return how many due timers wait for their process model to be fixed."""
+    from caseflow.services.timers import LEASE
+
+    now = now or clock.now()
+    t = TimerRow.__table__
+    return int(db.session.connection().execute(
+        select(func.count(t.c.id)).where(t.c.state == "waiting", t.c.due_at <= now,
+                                          t.c.lease_until > now + LEASE)).scalar() or 0)

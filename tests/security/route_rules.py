@@ -333,6 +333,7 @@ ROUTE_TABLE: dict[str, Rule] = {
     "reveal.student_field": reveal_student,
     "admin_settings.index": admin_only("GET", "/admin/settings"),
     "admin_settings.save": admin_only("POST", "/admin/settings/session_idle_timeout", 422),
+    "admin_faults.index": admin_only("GET", "/admin/faults"),
     "reports.dashboard": report_page("/reports"),
     "reports.dashboard_xlsx": report_page("/reports/dashboard.xlsx"),
     "reports.figure_cases": report_page("/reports/cases"),

@@ -1,8 +1,8 @@
 """A deployed model that fails at a step: nothing is saved, the person is told, it is audited.
 
 The broken model is the review test process with two mistakes an administrator could make:
-the gateway after "Check" reads a name no step sets, and the escalation after "CheckLate"
-is a script whose loop never ends.
+the gateway after "Check" turns the note into a number (so its error quotes the note), and
+the escalation after "CheckLate" is a script whose loop never ends.
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ LOOP = "n = 0\nwhile n &gt;= 0:\n    n += 1"
 def _broken_model() -> bytes:
     text = (DATA / "review_test.bpmn").read_text(encoding="utf-8")
     text = text.replace(">needs_approval == True<",
-                        ">needs_approval == True and approval_level &gt; 0<")
+                        ">needs_approval == True and int(note) &gt; 0<")
     text = re.sub(
         r'<bpmn:intermediateThrowEvent id="Escalate".*?</bpmn:intermediateThrowEvent>',
         f'<bpmn:scriptTask id="Escalate" name="核查超时升级"><bpmn:incoming>F4</bpmn:incoming>'
         f'<bpmn:outgoing>F8</bpmn:outgoing><bpmn:script>{LOOP}</bpmn:script></bpmn:scriptTask>',
         text, flags=re.S)
-    assert "approval_level" in text and "<bpmn:scriptTask id=\"Escalate\"" in text
+    assert "int(note)" in text and "<bpmn:scriptTask id=\"Escalate\"" in text
     return text.encode()
 
 
@@ -85,13 +85,15 @@ def test_a_failing_step_saves_nothing_and_is_recorded(broken):
     with pytest.raises(ProcessFailed) as failed:
         task_service.complete_task(broken.task.id, {"needs_approval": True, "note": "已核实"},
                                    broken.counselor1, ACTOR)
-    assert failed.value.element_id == "Decide" and "approval_level" in failed.value.reason
+    assert failed.value.element_id == "Decide" and "int(note) > 0" in failed.value.reason
     _unchanged(broken)
     [event] = _failures()
     detail = json.loads(event.detail)
     assert (event.result, event.task_id, detail["element"], detail["name"]) == (
         "error", broken.task.id, "Decide", "需要审批？")
-    assert detail["doing"] == "completing Check" and "approval_level" in detail["reason"]
+    assert (detail["doing"], detail["error"], detail["where"]) == (
+        "completing Check", "ValueError", "needs_approval == True and int(note) > 0")
+    assert "已核实" in detail["reason"]  # the error quotes the note: audit trail only
     assert audit.verify(db.session).ok
     # the healthy version still works
     healthy = db.session.scalar(select(TaskRow).where(
@@ -110,7 +112,7 @@ def test_the_task_screen_says_what_failed_and_keeps_the_input(client, broken):
     assert page.status_code == 500
     assert "此步之后流程无法继续" in text and "需要审批？" in text
     assert "本次未保存任何内容" in text and "学生已核实" in text  # the note is kept
-    assert "Decide" in text and "approval_level" in text  # for the administrator
+    assert "Decide" in text and "int(note) &gt; 0" in text  # for the administrator
     _unchanged(broken)
     assert len(_failures()) == 1
 
@@ -182,3 +184,22 @@ def test_a_sheet_whose_model_fails_is_refused_alone_in_a_batch(app):
     [event] = _failures()
     assert event.task_id == k1.task_id and "K1" in json.loads(event.detail)["doing"]
     assert audit.verify(db.session).ok
+
+
+def test_the_administrator_sees_what_failed_but_not_the_cases_data(client, broken, travel):
+    with pytest.raises(ProcessFailed):
+        task_service.complete_task(broken.task.id, {"needs_approval": True, "note": "张三说已转账"},
+                                   broken.counselor1, ACTOR)
+    travel.by(hours=3)
+    timers.fire_due()  # the broken escalation: a held timer
+    login(client, "admin")
+    page = client.get("/admin/faults")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "流程故障" in html
+    assert "需要审批？" in html and "Decide" in html and "ValueError" in html
+    assert "int(note) &gt; 0" in html and "completing Check" in html
+    assert "核查超时升级" in html and "ScriptTimeout" in html and "firing timers" in html
+    assert "等待模型修复的到期计时器（升级或等待）：1 个" in html
+    assert "张三说已转账" not in html  # the note the error quoted
+    login(client, "counselor1")
+    assert client.get("/admin/faults").status_code == 404
