@@ -40,6 +40,12 @@ def test_init_db_then_deploy_only_what_changed(env: Path):
     (env / "review_test.bpmn").write_text(text)
     changed = run("deploy")
     assert "deployed review_test (version 2" in changed.output
+    # the first files again (a broken model rolled back): version 1 is current again
+    (env / "review_test.bpmn").write_text(text.replace("核查全部情况", "核查情况"))
+    back = run("deploy")
+    assert "restored review_test (version 1" in back.output
+    assert "new instances start on it again" in back.output
+    assert "unchanged review_test (version 1)" in run("deploy").output
     assert run("audit", "verify").output.startswith("ok:")
 
 

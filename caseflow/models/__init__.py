@@ -12,7 +12,13 @@ from caseflow.models.discovery import (
     WarningCandidate,
 )
 from caseflow.models.drafts import TaskDraft
-from caseflow.models.engine import ProcessVersion, TaskRow, TimerRow, WorkflowInstance
+from caseflow.models.engine import (
+    ProcessCurrent,
+    ProcessVersion,
+    TaskRow,
+    TimerRow,
+    WorkflowInstance,
+)
 from caseflow.models.org import (
     College,
     CounselorClass,
@@ -27,7 +33,8 @@ from caseflow.models.org import (
 
 __all__ = [
     "AuditEvent", "AuditHead", "Case", "College", "ConfidentialNote", "CounselorClass", "Dorm",
-    "Finding", "Guardian", "Klass", "Lookup", "Notification", "ProcessVersion", "School", "Setting",
+    "Finding", "Guardian", "Klass", "Lookup", "Notification", "ProcessCurrent", "ProcessVersion",
+    "School", "Setting",
     "Student", "TaskDraft", "TaskRow", "TimerRow", "User", "UserRole", "WorkflowInstance",
     "PoliceWarning", "ScreeningClass", "ScreeningCollege", "ScreeningEntry", "ScreeningRound",
     "WarningCandidate",

@@ -25,6 +25,19 @@ class ProcessVersion(db.Model):
     deployed_by: Mapped[str] = mapped_column(String(100))
 
 
+class ProcessCurrent(db.Model):
+    """Which deployed version of a process new instances start on.
+
+    Usually the newest; after `caseflow deploy` of files an older version already holds (a
+    broken model rolled back), that older version again.
+    """
+
+    __tablename__ = "process_current"
+    process_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class WorkflowInstance(db.Model):
     """One running (or ended) process instance; its state is stored without the spec."""
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 import workflows
@@ -30,7 +30,14 @@ from caseflow.engine import (
     load_process,
     standard_functions,
 )
-from caseflow.models import Case, ProcessVersion, TaskRow, TimerRow, WorkflowInstance
+from caseflow.models import (
+    Case,
+    ProcessCurrent,
+    ProcessVersion,
+    TaskRow,
+    TimerRow,
+    WorkflowInstance,
+)
 from caseflow.services import Conflict, NotFound, notify
 
 TASKS = TaskRow.__table__
@@ -80,11 +87,10 @@ def parsed(version_id: int) -> ParsedProcess:
 
 
 def latest_version(process_id: str) -> ProcessVersion:
-    """Return the newest deployed version of a process."""
+    """Return the version new instances of a process start on (see ProcessCurrent)."""
     row = db.session.scalars(
-        select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-        .order_by(ProcessVersion.id.desc()).limit(1)
-    ).first()
+        select(ProcessVersion).join(ProcessCurrent, ProcessCurrent.version_id == ProcessVersion.id)
+        .where(ProcessCurrent.process_id == process_id)).first()
     if row is None:
         raise NotFound(f"process {process_id!r} is not deployed: run `caseflow deploy`")
     return row
@@ -110,8 +116,7 @@ def warm_up() -> list[str]:
     `caseflow serve` calls it before gunicorn forks its workers, so they share the parsed
     specs instead of each parsing them (a second or more) on its first requests.
     """
-    newest = select(func.max(ProcessVersion.id)).group_by(ProcessVersion.process_id)
-    ids = list(db.session.scalars(select(ProcessVersion.id).where(ProcessVersion.id.in_(newest))))
+    ids = list(db.session.scalars(select(ProcessCurrent.version_id)))
     return sorted(parsed(version_id).process_id for version_id in ids)
 
 

@@ -10,10 +10,10 @@ from flask import current_app
 from sqlalchemy import select
 
 import workflows
-from caseflow import audit
+from caseflow import audit, clock
 from caseflow.db import db
 from caseflow.engine import BpmnCheckError, ProcessSource, check_files, split_bundle
-from caseflow.models import Lookup, ProcessVersion, School
+from caseflow.models import Lookup, ProcessCurrent, ProcessVersion, School
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -71,30 +71,46 @@ def check_lanes(source: ProcessSource) -> None:
 
 
 def deploy_sources(files: dict[str, bytes], by: str) -> list[str]:
-    """Deploy each process of `files` whose sources changed; return one line per process."""
+    """Deploy each process of `files` whose sources changed; return one line per process.
+
+    New instances start on what was deployed last: a new version, or an older one whose
+    files these are again (rolling a broken model back). Running instances keep theirs.
+    """
     sources = split_bundle(files)
     for source in sources:
         check_lanes(source)
-    lines = []
-    for source in sources:
-        known = db.session.scalar(select(ProcessVersion.id).where(
-            ProcessVersion.process_id == source.process_id,
-            ProcessVersion.source_hash == source.source_hash))
-        if known is not None:
-            lines.append(f"unchanged {source.process_id} (version {known})")
-            continue
+    lines = [_deploy(source, by) for source in sources]
+    db.session.commit()
+    return lines
+
+
+def _deploy(source: ProcessSource, by: str) -> str:
+    current = db.session.get(ProcessCurrent, source.process_id)
+    known = db.session.scalar(select(ProcessVersion.id).where(
+        ProcessVersion.process_id == source.process_id,
+        ProcessVersion.source_hash == source.source_hash))
+    if known is not None and current is not None and current.version_id == known:
+        return f"unchanged {source.process_id} (version {known})"
+    detail = {"process_id": source.process_id, "hash": source.source_hash,
+              "files": sorted(source.files)}
+    if known is None:
         row = ProcessVersion(process_id=source.process_id, name=source.name,
                              source_hash=source.source_hash, deployed_by=by,
                              sources=json.dumps(source.files, ensure_ascii=False))
         db.session.add(row)
         db.session.flush()
-        audit.record("process_deployed", audit.Actor(None, by),
-                     detail={"process_id": source.process_id, "version": row.id,
-                             "hash": source.source_hash, "files": sorted(source.files)})
-        lines.append(f"deployed {source.process_id} (version {row.id}, "
-                     f"{source.source_hash[:12]})")
-    db.session.commit()
-    return lines
+        known, line = row.id, (f"deployed {source.process_id} (version {row.id}, "
+                               f"{source.source_hash[:12]})")
+    else:
+        detail["restored"] = True  # the files of an older version: it is current again
+        line = (f"restored {source.process_id} (version {known}, {source.source_hash[:12]}): "
+                f"new instances start on it again")
+    if current is None:
+        db.session.add(ProcessCurrent(process_id=source.process_id, version_id=known))
+    else:
+        current.version_id, current.since = known, clock.now()
+    audit.record("process_deployed", audit.Actor(None, by), detail={**detail, "version": known})
+    return line
 
 
 def deploy_processes(by: str, folder: str | Path | None = None) -> list[str]:

@@ -149,3 +149,21 @@ def test_migration_0014_compresses_the_states_written_before_it_and_0013_restore
     stored = _stored()
     assert [kind for kind, _ in stored] == ["blob"] * 3
     assert {zlib.decompress(raw).decode() for _, raw in stored} == {STATE}
+
+
+def test_migration_0015_makes_each_process_newest_version_current(empty_db):
+    from caseflow.models import ProcessCurrent, ProcessVersion
+
+    config = empty_db.extensions["migrate"].migrate.get_config(str(Path(setup.MIGRATIONS)))
+    db.session.remove()
+    command.downgrade(config, "0014")
+    db.session.execute(text(
+        "INSERT INTO process_version (process_id, source_hash, sources, deployed_at, "
+        "deployed_by) VALUES ('p', 'h1', '{}', :at, 't'), ('p', 'h2', '{}', :at, 't'), "
+        "('q', 'h1', '{}', :at, 't')"), {"at": "2026-12-01 08:00:00+00:00"})
+    db.session.commit()
+    db.session.remove()
+    command.upgrade(config, "head")
+    ids = {(v.process_id, v.source_hash): v.id for v in db.session.scalars(select(ProcessVersion))}
+    current = {c.process_id: c.version_id for c in db.session.scalars(select(ProcessCurrent))}
+    assert current == {"p": ids[("p", "h2")], "q": ids[("q", "h1")]}
