@@ -26,6 +26,7 @@ from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.engine import EngineError, ProcessFault
 from caseflow.models import (
+    AuditEvent,
     Klass,
     ScreeningClass,
     ScreeningEntry,
@@ -273,21 +274,32 @@ def file_flagged(sc: ScreeningClass, user: User, actor: Actor, commit: bool = Tr
                  ) -> tuple[int, int]:
     """Open or attach the case of each flagged student of a class not filed yet.
 
-    Returns (cases opened, findings attached). `cases.register` commits once per student;
-    each entry's case is saved with the next commit (`commit`: this call's own).
+    Returns (cases opened, findings attached). `cases.register` commits once per student,
+    with the entry's link to its case in the same commit, so a filing cut short (a crash, a
+    failing model: ProcessFailed) never leaves a case its entry does not know, and filing
+    again attaches nothing twice. (`commit`: also commit what the caller added.)
     """
     entries = db.session.scalars(select(ScreeningEntry).where(
         ScreeningEntry.screening_class_id == sc.id, ScreeningEntry.status == "flagged",
         ScreeningEntry.case_id.is_(None)).order_by(ScreeningEntry.id)).all()
     opened = attached = 0
     for entry in entries:
-        case, new = cases.register(entry.student_id, _registration(entry), user, actor,
-                                   source="screening")
-        entry.case_id = case.id
+        def link(done: tuple[Any, bool], entry: ScreeningEntry = entry) -> None:
+            entry.case_id = done[0].id
+
+        try:
+            _case, new = cases.register(entry.student_id, _registration(entry), user, actor,
+                                        source="screening", before_commit=link)
+        except ProcessFault as exc:
+            raise faults.failed(exc, actor, task_id=sc.task_id, doing="filing the flagged "
+                                f"students of class screening {sc.id}") from exc
         opened, attached = opened + new, attached + (not new)
     if entries and commit:
         db.session.commit()
     return opened, attached
+
+
+FAULT_RETRY = timedelta(hours=1)  # a class whose filing hit a failing model waits this long
 
 
 def file_pending(limit: int = 200) -> tuple[int, int]:
@@ -303,9 +315,12 @@ def file_pending(limit: int = 200) -> tuple[int, int]:
         .group_by(ScreeningEntry.screening_class_id, ScreeningEntry.entered_by)
         .limit(limit)).all()
     opened = attached = 0
+    now = clock.now()
     for sc_id, user_id in pending:
-        user = db.session.get(User, user_id)
         sc = db.session.get(ScreeningClass, sc_id)
+        if _failed_lately(sc, now):
+            continue  # its process failed: tried again an hour later, not every round
+        user = db.session.get(User, user_id)
         try:
             done = file_flagged(sc, user, Actor(user.id, user.username, "counselor"),
                                 commit=False)
@@ -316,6 +331,13 @@ def file_pending(limit: int = 200) -> tuple[int, int]:
     if pending:
         db.session.commit()
     return opened, attached
+
+
+def _failed_lately(sc: ScreeningClass, now: datetime) -> bool:
+    """Say whether the class's process failed within FAULT_RETRY (see faults.failed)."""
+    return db.session.scalar(select(AuditEvent.id).where(
+        AuditEvent.event_type == "process_failed", AuditEvent.task_id == sc.task_id,
+        AuditEvent.at > now - FAULT_RETRY).limit(1)) is not None
 
 
 def _registration(entry: ScreeningEntry) -> dict[str, Any]:

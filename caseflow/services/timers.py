@@ -176,7 +176,7 @@ def run_worker(interval: float, once: bool = False,
             fired += fire_due(clock.now(), stop=stop)
             if stop.is_set():
                 break
-            _discovery_job()
+            _discovery_job_guarded()
             idempotency.purge()
             backoff, pause = interval, _pause(interval)
         except DBAPIError as exc:
@@ -189,6 +189,17 @@ def run_worker(interval: float, once: bool = False,
             break
         sleep(pause)
     return fired
+
+
+def _discovery_job_guarded() -> None:
+    """Run the discovery job; a failure of its own must not stop the timers firing."""
+    try:
+        _discovery_job()
+    except DBAPIError:
+        raise  # the database is gone: the worker backs off
+    except Exception:
+        db.session.rollback()
+        log.exception("the discovery job failed; the timers go on, and it runs next round")
 
 
 def _discovery_job() -> None:

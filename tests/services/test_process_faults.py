@@ -203,3 +203,41 @@ def test_the_administrator_sees_what_failed_but_not_the_cases_data(client, broke
     assert "张三说已转账" not in html  # the note the error quoted
     login(client, "counselor1")
     assert client.get("/admin/faults").status_code == 404
+
+
+def test_filing_a_flagged_student_waits_for_a_fixed_case_model(app, travel):
+    from caseflow.models import Case, ProcessVersion, ScreeningEntry
+    from caseflow.services import screening, screening_import
+    from tests.factories import screening_sheet as xlsx
+
+    people = factories.deployed_org()
+    healthy = (ROOT / "bpmn" / "fraud_case.bpmn").read_bytes()
+    model = healthy.decode()
+    broken = model.replace(">case_facts, to_start = dispatch_branches(case_facts)\n<",
+                           ">case_facts, to_start = dispatch_branches(case_fact)\n<")
+    assert broken != model  # every new case fails where the branches are planned
+    tables = {name: (ROOT / "bpmn" / name).read_bytes()
+              for name in ("fraud_case_triage.dmn", "fraud_case_flags.dmn")}
+    setup.deploy_sources({"fraud_case.bpmn": broken.encode(), **tables}, "t")
+    screening.start_round(people.affairs, audit.Actor(people.affairs.id, "affairs"))
+    k3 = people.counselor3
+    result = screening_import.import_sheet(
+        "K3", xlsx([["2024000301", "王五", "标记", "涉诈隐患", "网络贷款/校园贷", "使用网贷"]]),
+        k3, audit.Actor(k3.id, k3.username))
+    assert result.entries == 1 and result.cases_opened == 0  # the sheet is in
+    assert "dp_plan" in result.filing_error
+    assert db.session.scalar(select(func.count(Case.id))) == 0  # no half-opened case
+    assert len(_failures()) == 1
+    # the worker's discovery job does not retry at every round, nor stop the worker
+    timers.run_worker(0.01, once=True)
+    assert len(_failures()) == 1
+    # the administrator rolls the model back: the earlier files are current again
+    first = db.session.scalar(select(func.min(ProcessVersion.id)).where(
+        ProcessVersion.process_id == "fraud_case"))
+    [line] = setup.deploy_sources({"fraud_case.bpmn": healthy, **tables}, "t")
+    assert line.startswith(f"restored fraud_case (version {first},")
+    travel.by(minutes=61)
+    timers.run_worker(0.01, once=True)
+    assert db.session.scalar(select(func.count(Case.id))) == 1
+    entry = db.session.scalar(select(ScreeningEntry).where(ScreeningEntry.status == "flagged"))
+    assert entry.case_id is not None and len(_failures()) == 1

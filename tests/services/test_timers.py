@@ -70,6 +70,27 @@ def test_worker_backs_off_while_the_database_is_down(instance, monkeypatch):
     assert sleeps == [4.0, 8.0]  # growing delays, no crash
 
 
+def test_a_failing_discovery_job_does_not_stop_the_timers(instance, travel, monkeypatch,
+                                                          caplog):
+    def broken() -> None:
+        raise RuntimeError("a bug in the discovery job")
+
+    monkeypatch.setattr(timers, "_discovery_job", broken)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            travel.by(hours=3)  # the escalation falls due before the next round
+        else:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        timers.run_worker(2.0, sleep=sleep)
+    assert _fired() == 1  # the round after the failure still fired the timer
+    assert caplog.text.count("the discovery job failed") == 2
+
+
 def test_worker_once_reports_what_it_fired(instance, travel):
     travel.by(hours=3)
     assert timers.run_worker(2.0, once=True) == 1
