@@ -84,10 +84,10 @@ def _failure(at: datetime, detail: dict[str, Any], task_id: int | None,
 
 def held_timers(now: datetime | None = None) -> int:
     """Return how many due timers wait for their process model to be fixed."""
-    from caseflow.services.timers import LEASE
+    from caseflow.services.timers import held
 
     now = now or clock.now()
     t = TimerRow.__table__
     return int(db.session.connection().execute(
         select(func.count(t.c.id)).where(t.c.state == "waiting", t.c.due_at <= now,
-                                          t.c.lease_until > now + LEASE)).scalar() or 0)
+                                          held(now))).scalar() or 0)

@@ -118,11 +118,10 @@ def schema_state() -> tuple[str, list[str]]:
 
 
 def _check_timers(health: Health, now: datetime) -> None:
-    from caseflow.services.timers import LEASE
+    from caseflow.services.timers import held as held_for_a_fix
 
     t = TimerRow.__table__
-    # a lease longer than a worker's is the hold on a timer whose process model failed
-    held = func.count(t.c.id).filter(t.c.lease_until > now + LEASE)
+    held = func.count(t.c.id).filter(held_for_a_fix(now))
     count, oldest, failed = db.session.connection().execute(
         select(func.count(t.c.id), func.min(t.c.due_at), held)
         .where(t.c.state == "waiting", t.c.due_at < now - grace())).one()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -51,22 +51,19 @@ def claim_due(now: datetime, limit: int = BATCH, lease: timedelta = LEASE) -> li
     return sorted(set(rows))
 
 
-def _release(instance_ids: list[int]) -> None:
-    """Give up the leases on these instances' timers, so any worker may take them now."""
+def _release(instance_ids: list[int], until: datetime | None = None) -> None:
+    """Give up the leases on these instances' timers, so any worker may take them now; or,
+    with `until`, keep them from every worker until then (a failed model)."""
     t = TimerRow.__table__
     db.session.connection().execute(
         update(t).where(t.c.instance_id.in_(instance_ids), t.c.state == "waiting")
-        .values(lease_until=None))
-    db.session.commit()
-
-
-def _hold(instance_id: int, until: datetime) -> None:
-    """Keep the lease on an instance's due timers until `until` (a failed model)."""
-    t = TimerRow.__table__
-    db.session.connection().execute(
-        update(t).where(t.c.instance_id == instance_id, t.c.state == "waiting")
         .values(lease_until=until))
     db.session.commit()
+
+
+def held(now: datetime) -> ColumnElement[bool]:
+    """Select the timers held for a failed model: leased for longer than a worker's lease."""
+    return TimerRow.__table__.c.lease_until > now + LEASE
 
 
 def fire_instance(instance_id: int, now: datetime) -> int:
@@ -136,7 +133,7 @@ def _fire_guarded(instance_id: int, now: datetime) -> int:
         log.info("instance %s kept changing while its timers fired; next round", instance_id)
         _release([instance_id])
     except ProcessFailed:  # rolled back, logged and audited; the model needs fixing
-        _hold(instance_id, now + FAULT_RETRY)
+        _release([instance_id], until=now + FAULT_RETRY)
     except OperationalError:
         db.session.rollback()
         raise

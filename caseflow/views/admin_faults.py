@@ -8,25 +8,13 @@ administrator does not see (SPEC, separation of duties); it stays in the audit t
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Blueprint, render_template
 
-from flask import Blueprint, abort, current_app, render_template
-from flask_login import current_user
-
-from caseflow import access
 from caseflow.services import faults
 from caseflow.views import page_arg, page_size, pages
 
+# administrators only: the route gate's ADMIN rule (caseflow/access_routes.py)
 bp = Blueprint("admin_faults", __name__, url_prefix="/admin/faults")
-
-
-@bp.before_request
-def _admins_only() -> Any:
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    if not access.may_administer(current_user):
-        abort(404)
-    return None
 
 
 @bp.get("")
