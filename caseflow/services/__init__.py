@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from caseflow.engine import ProcessFault
 
 T = TypeVar("T")
 
@@ -62,12 +65,25 @@ class ProcessFailed(ServiceError):
     status = 500
     code = "process_failed"
 
-    def __init__(self, fault: Any) -> None:
+    def __init__(self, fault: ProcessFault) -> None:
         super().__init__(f"the process could not go on at {fault.element_name or '-'} "
                          f"({fault.element_id}): {fault.reason}")
         self.fault = fault
-        self.element_id, self.element_name = fault.element_id, fault.element_name
-        self.reason = fault.reason
+
+    @property
+    def element_id(self) -> str:
+        """Return the id of the element that failed."""
+        return self.fault.element_id
+
+    @property
+    def element_name(self) -> str:
+        """Return the name of the element that failed (may be empty)."""
+        return self.fault.element_name
+
+    @property
+    def reason(self) -> str:
+        """Return the error and where in the model (its message may quote case data)."""
+        return self.fault.reason
 
 
 def commit_work(result: T, before_commit: Callable[[T], None] | None = None) -> T:

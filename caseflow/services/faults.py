@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +24,8 @@ from caseflow.models import AuditEvent, Case, TimerRow
 from caseflow.services import ProcessFailed
 
 log = logging.getLogger(__name__)
+# a step whose model failed is tried again by the worker this much later, not every round
+RETRY_AFTER = timedelta(hours=1)
 
 
 def failed(fault: ProcessFault, actor: Actor, *, case_id: int | None = None,
@@ -41,6 +43,13 @@ def failed(fault: ProcessFault, actor: Actor, *, case_id: int | None = None,
                          "reason": fault.reason, "doing": doing, "instance": instance_id})
     db.session.commit()
     return ProcessFailed(fault)
+
+
+def failed_lately(task_id: int | None, now: datetime) -> bool:
+    """Say whether a failure was recorded for this task within RETRY_AFTER."""
+    return db.session.scalar(select(AuditEvent.id).where(
+        AuditEvent.event_type == "process_failed", AuditEvent.task_id == task_id,
+        AuditEvent.at > now - RETRY_AFTER).limit(1)) is not None
 
 
 @dataclass(frozen=True)

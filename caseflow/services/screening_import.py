@@ -26,7 +26,6 @@ from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.engine import EngineError, ProcessFault
 from caseflow.models import (
-    AuditEvent,
     Klass,
     ScreeningClass,
     ScreeningEntry,
@@ -299,9 +298,6 @@ def file_flagged(sc: ScreeningClass, user: User, actor: Actor, commit: bool = Tr
     return opened, attached
 
 
-FAULT_RETRY = timedelta(hours=1)  # a class whose filing hit a failing model waits this long
-
-
 def file_pending(limit: int = 200) -> tuple[int, int]:
     """Open the cases imports left open: flagged entries without a case (the worker job).
 
@@ -318,7 +314,7 @@ def file_pending(limit: int = 200) -> tuple[int, int]:
     now = clock.now()
     for sc_id, user_id in pending:
         sc = db.session.get(ScreeningClass, sc_id)
-        if _failed_lately(sc, now):
+        if faults.failed_lately(sc.task_id, now):
             continue  # its process failed: tried again an hour later, not every round
         user = db.session.get(User, user_id)
         try:
@@ -331,13 +327,6 @@ def file_pending(limit: int = 200) -> tuple[int, int]:
     if pending:
         db.session.commit()
     return opened, attached
-
-
-def _failed_lately(sc: ScreeningClass, now: datetime) -> bool:
-    """Say whether the class's process failed within FAULT_RETRY (see faults.failed)."""
-    return db.session.scalar(select(AuditEvent.id).where(
-        AuditEvent.event_type == "process_failed", AuditEvent.task_id == sc.task_id,
-        AuditEvent.at > now - FAULT_RETRY).limit(1)) is not None
 
 
 def _registration(entry: ScreeningEntry) -> dict[str, Any]:

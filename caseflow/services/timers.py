@@ -29,8 +29,6 @@ from caseflow.services import ProcessFailed, cases, faults, idempotency, runner
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
-# a timer whose process model failed is tried again this much later, not at every lease
-FAULT_RETRY = timedelta(hours=1)
 BATCH = 50
 ATTEMPTS = 3
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -133,7 +131,7 @@ def _fire_guarded(instance_id: int, now: datetime) -> int:
         log.info("instance %s kept changing while its timers fired; next round", instance_id)
         _release([instance_id])
     except ProcessFailed:  # rolled back, logged and audited; the model needs fixing
-        _release([instance_id], until=now + FAULT_RETRY)
+        _release([instance_id], until=now + faults.RETRY_AFTER)
     except OperationalError:
         db.session.rollback()
         raise
