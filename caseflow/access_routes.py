@@ -75,6 +75,7 @@ ROUTES: dict[str, str] = {
     "api-docs.openapi_json": PUBLIC,
     # production: load balancers and monitors ask without signing in; counts and ages only
     "health.healthz": PUBLIC,
+    "health.readyz": PUBLIC,
 }
 
 

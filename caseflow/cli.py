@@ -217,7 +217,10 @@ def _stop_on_signal() -> threading.Event:
 
 @main.command("health")
 @click.option("--json", "as_json", is_flag=True, help="print the answers as JSON (as /healthz)")
-def health(as_json: bool) -> None:
+@click.option("--ready", is_flag=True,
+              help="check only that this machine can serve pages: database and schema "
+                   "(as /readyz, for a load balancer or a container's readiness)")
+def health(as_json: bool, ready: bool) -> None:
     """Check the database, its schema and that timers fire on time; exit 1 if not."""
     import json
 
@@ -225,19 +228,25 @@ def health(as_json: bool) -> None:
 
     app = _app()
     with app.app_context():
-        result = health_service.check()
+        result = health_service.check(ready_only=ready)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        answers = result.readiness_dict() if ready else result.as_dict()
+        click.echo(json.dumps(answers, ensure_ascii=False))
     else:
-        overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
-        age = result.backup_age_seconds
-        backup = "none made" if age is None else f"{age // 3600} h ago"
-        click.echo(f"database: {result.database}; schema: {result.schema}; overdue timers: "
-                   f"{overdue}; last backup: {backup}")
+        click.echo(f"database: {result.database}; schema: {result.schema}"
+                   + ("" if ready else _timers_and_backup(result)))
         for problem in result.problems:
             click.echo(f"problem: {problem}", err=True)
-        click.echo("healthy" if result.ok else "FAILING")
+        click.echo(("ready" if ready else "healthy") if result.ok
+                   else ("NOT READY" if ready else "FAILING"))
     sys.exit(0 if result.ok else 1)
+
+
+def _timers_and_backup(result: Any) -> str:
+    overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
+    age = result.backup_age_seconds
+    return (f"; overdue timers: {overdue}; last backup: "
+            f"{'none made' if age is None else f'{age // 3600} h ago'}")
 
 
 @main.command("serve")

@@ -1,8 +1,10 @@
 """Say whether this caseflow can do its work: database, schema, and escalations on time.
 
-For a load balancer, a monitor or systemd: `GET /healthz` and `caseflow health` ask the
-same three questions. The answers carry counts and ages only, never personal data or
-where the database is.
+For a monitor or systemd: `GET /healthz` and `caseflow health` ask the same questions.
+For a load balancer: `GET /readyz` and `caseflow health --ready` ask only whether this app
+process can serve pages (database and schema): a late escalation or an old backup is the
+whole school's problem, and taking every app server out of the balancer would not fix it.
+The answers carry counts and ages only, never personal data or where the database is.
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ class Health:
                 "checked_at": _iso(self.checked_at),
                 "problems": self.problems}
 
+    def readiness_dict(self) -> dict[str, object]:
+        """Return the answers of a `ready_only` check (no timers, no backup)."""
+        return {"status": "ok" if self.ok else "failing", "database": self.database,
+                "schema": self.schema, "checked_at": _iso(self.checked_at),
+                "problems": self.problems}
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -71,9 +79,10 @@ def grace() -> timedelta:
     return timedelta(seconds=current_app.config["HEALTH_TIMER_GRACE_SECONDS"])
 
 
-def check(now: datetime | None = None) -> Health:
+def check(now: datetime | None = None, ready_only: bool = False) -> Health:
     """Check the database, the schema's migration, the timers and (if asked) the backups.
 
+    With `ready_only`, check the database and the schema only (for a load balancer).
     Changes nothing.
 
     Ends the session's transaction: call it on its own, not inside a unit of work.
@@ -83,7 +92,7 @@ def check(now: datetime | None = None) -> Health:
     try:
         health.schema, problems = schema_state()
         health.problems += problems
-        if health.schema == "ok":
+        if health.schema == "ok" and not ready_only:
             _check_timers(health, now)
             _check_backup(health)
     except DBAPIError as exc:

@@ -1,4 +1,5 @@
-"""`GET /healthz` and `caseflow health`: database, schema, and escalations fired on time."""
+"""`GET /healthz`, `GET /readyz` and `caseflow health`: database, schema, and escalations
+fired on time."""
 
 from __future__ import annotations
 
@@ -37,6 +38,28 @@ def test_a_working_caseflow_answers_200_to_anyone_without_signing_in(app, client
     assert body["timers"] == {"overdue": 0, "oldest_overdue_seconds": None}
     assert body["backup"] == {"last_at": None, "age_seconds": None}  # not asked for: fine
     assert body["problems"] == []
+
+
+def test_readyz_stays_200_while_timers_are_late_and_fails_on_the_database_or_schema(
+        app, client, people, tmp_path: Path):
+    # a late escalation fails /healthz (the monitor) but must not take this app server
+    # out of the load balancer: serving pages does not fix the worker
+    app.config["HEALTH_BACKUP_MAX_AGE_HOURS"] = 26
+    start_review(people.class1.id, people.counselor1.id)
+    _overdue_by(600)
+    assert client.get("/healthz").status_code == 503
+    answer = client.get("/readyz")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    body = answer.get_json()
+    assert body["status"] == "ok" and body["problems"] == []
+    assert set(body) == {"status", "database", "schema", "checked_at", "problems"}
+    db.session.execute(text("UPDATE alembic_version SET version_num = '0012'"))
+    db.session.commit()
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.get_json()["schema"] == "behind"
+    assert "run `caseflow init-db`" in answer.get_json()["problems"][0]
+    down = _make_app(tmp_path / "down", UNREACHABLE).test_client().get("/readyz")
+    assert down.status_code == 503 and down.get_json()["database"] == "unreachable"
 
 
 def test_a_backup_older_than_asked_for_fails_the_check_until_one_is_made(
@@ -148,3 +171,23 @@ def test_the_health_command_exits_1_and_says_why_when_timers_are_late(app, peopl
     assert "FAILING" in late.output and "is `caseflow worker` running?" in late.output
     as_json = CliRunner().invoke(main, ["health", "--json"], env=env)
     assert as_json.exit_code == 1 and '"overdue": 1' in as_json.output
+
+
+def test_the_health_command_with_ready_checks_only_the_database_and_schema(
+        app, people, tmp_path):
+    from caseflow.cli import main
+
+    env = {k: v for k, v in _env(tmp_path).items() if k.startswith("CASEFLOW_")}
+    start_review(people.class1.id, people.counselor1.id)
+    _overdue_by(600)
+    ready = CliRunner().invoke(main, ["health", "--ready"], env=env)
+    assert ready.exit_code == 0, ready.output
+    assert ready.output.splitlines() == ["database: ok; schema: ok", "ready"]
+    as_json = CliRunner().invoke(main, ["health", "--ready", "--json"], env=env)
+    assert as_json.exit_code == 0 and '"status": "ok"' in as_json.output
+    assert "timers" not in as_json.output
+    db.session.execute(text("DELETE FROM alembic_version"))
+    db.session.commit()
+    empty = CliRunner().invoke(main, ["health", "--ready"], env=env)
+    assert empty.exit_code == 1 and "NOT READY" in empty.output
+    assert "run `caseflow init-db`" in empty.output

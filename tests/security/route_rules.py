@@ -360,6 +360,7 @@ ROUTE_TABLE: dict[str, Rule] = {
     "screening.upload": screening_class("upload", "POST", 422),  # no file: nothing taken in
     "api-docs.openapi_json": public("/api/v1/openapi.json"),
     "health.healthz": public("/healthz"),
+    "health.readyz": public("/readyz"),
     "api.create_warning": api("POST", "/api/v1/warnings"),
     "api.register": api("POST", "/api/v1/cases"),
     "api.cases": api("GET", "/api/v1/cases"),
