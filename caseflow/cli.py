@@ -64,10 +64,12 @@ def main() -> None:
 def _register_groups() -> None:
     from caseflow.cli_backup import backup_group
     from caseflow.cli_discovery import screening_group, warning_group
+    from caseflow.cli_instances import instances_group
     from caseflow.cli_settings import settings_group
     from caseflow.cli_users import users_group
 
-    for group in (settings_group, users_group, screening_group, warning_group, backup_group):
+    for group in (settings_group, users_group, screening_group, warning_group, backup_group,
+                  instances_group):
         main.add_command(group)
 
 

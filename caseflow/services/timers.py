@@ -64,6 +64,15 @@ def held(now: datetime) -> ColumnElement[bool]:
     return TimerRow.__table__.c.lease_until > now + LEASE
 
 
+def unhold(instance_id: int, now: datetime) -> int:
+    """Let any worker take this instance's timers held for a failed model, in the caller's
+    transaction (its model was fixed); return how many were held."""
+    t = TimerRow.__table__
+    return db.session.connection().execute(
+        update(t).where(t.c.instance_id == instance_id, t.c.state == "waiting", held(now))
+        .values(lease_until=None)).rowcount
+
+
 def fire_instance(instance_id: int, now: datetime) -> int:
     """Fire the due timers of one instance in one transaction; return how many fired.
 

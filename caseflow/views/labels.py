@@ -43,6 +43,7 @@ EVENTS = {
     "task_completed": _l("Step completed"),
     "task_cancelled": _l("Step cancelled"),
     "process_failed": _l("Process failed at a step (nothing saved)"),
+    "process_migrated": _l("Moved to another process version"),
     "task_claimed": _l("Step claimed"),
     "task_released": _l("Step released"),
     "task_reassigned": _l("Step reassigned"),

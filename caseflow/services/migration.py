@@ -1,0 +1,163 @@
+"""Move running instances of a process onto another deployed version, after a fix.
+
+A rollback or a fixed deploy only changes the version new instances start on. Cases that
+started on a broken version stay on it until they are moved: `move` takes each running
+instance of the process that is on another version, checks that its task tree fits the
+target (caseflow.engine.migrating), and moves it in a unit of work of its own: the state,
+the open task rows' version, the timers held for a fix released so the worker fires them
+at once, and a `process_migrated` audit event. Each task keeps its id, state, data,
+assignee and due time; nobody's open step changes under them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from caseflow import audit, clock
+from caseflow.audit import Actor
+from caseflow.db import db
+from caseflow.engine import migrating
+from caseflow.models import Case, ProcessCurrent, ProcessVersion, TaskRow, WorkflowInstance
+from caseflow.services import NotFound, ServiceError, runner, timers
+from caseflow.services.runner import StaleInstance
+
+
+@dataclass
+class Move:
+    """What happened, or with `dry_run` would happen, to one instance."""
+
+    instance_id: int
+    case_number: str | None
+    from_version: int
+    to_version: int
+    moved: bool = False
+    changed: list[str] = field(default_factory=list)  # element ids whose definition changes
+    blockers: list[str] = field(default_factory=list)  # why it stays, in words
+
+    @property
+    def possible(self) -> bool:
+        """Return whether the instance can move (moved, or would be without dry_run)."""
+        return not self.blockers
+
+
+@dataclass(frozen=True)
+class VersionCount:
+    """A deployed version and how many of its instances run."""
+
+    process_id: str
+    version_id: int
+    source_hash: str
+    deployed_at: datetime
+    running: int
+    current: bool  # new instances start on it
+
+
+def versions(process_id: str | None = None) -> list[VersionCount]:
+    """Return each deployed version (of one process, or all) with its running instances."""
+    running = (select(func.count(WorkflowInstance.id))
+               .where(WorkflowInstance.process_version_id == ProcessVersion.id,
+                      WorkflowInstance.status == "running").scalar_subquery())
+    query = (select(ProcessVersion.process_id, ProcessVersion.id, ProcessVersion.source_hash,
+                    ProcessVersion.deployed_at, running, ProcessCurrent.version_id)
+             .outerjoin(ProcessCurrent, ProcessCurrent.process_id == ProcessVersion.process_id))
+    if process_id is not None:
+        query = query.where(ProcessVersion.process_id == process_id)
+    rows = db.session.execute(query.order_by(ProcessVersion.process_id,
+                                             ProcessVersion.id.desc())).all()
+    return [VersionCount(pid, vid, digest, at, count, vid == current)
+            for pid, vid, digest, at, count, current in rows]
+
+
+def target_version(process_id: str, version_id: int | None) -> ProcessVersion:
+    """Return the version to move to: `version_id`, or the one new instances start on."""
+    if version_id is None:
+        return runner.latest_version(process_id)
+    row = db.session.get(ProcessVersion, version_id)
+    if row is None or row.process_id != process_id:
+        raise NotFound(f"version {version_id} is not a deployed version of {process_id!r} "
+                       "(`caseflow instances list` shows them)")
+    return row
+
+
+def to_move(process_id: str, target: ProcessVersion, from_version: int | None = None,
+            case_numbers: Sequence[str] = ()) -> list[int]:
+    """Return the ids of the running instances of a process not on `target`, oldest first."""
+    query = (select(WorkflowInstance.id)
+             .join(ProcessVersion, ProcessVersion.id == WorkflowInstance.process_version_id)
+             .where(ProcessVersion.process_id == process_id,
+                    WorkflowInstance.status == "running",
+                    WorkflowInstance.process_version_id != target.id))
+    if from_version is not None:
+        query = query.where(WorkflowInstance.process_version_id == from_version)
+    if case_numbers:
+        found = dict(db.session.execute(select(Case.number, Case.id)
+                                        .where(Case.number.in_(case_numbers))).all())
+        unknown = sorted(set(case_numbers) - set(found))
+        if unknown:
+            raise NotFound(f"no case numbered {', '.join(unknown)}")
+        query = query.where(WorkflowInstance.case_id.in_(found.values()))
+    return list(db.session.scalars(query.order_by(WorkflowInstance.id)))
+
+
+def move(process_id: str, actor: Actor, *, to_version: int | None = None,
+         from_version: int | None = None, case_numbers: Sequence[str] = (),
+         dry_run: bool = False) -> list[Move]:
+    """Move each running instance of `process_id` not on the target; one commit each.
+
+    An instance that does not fit the target stays where it is, and its Move says why.
+    """
+    target = target_version(process_id, to_version)
+    if from_version is not None and from_version == target.id:
+        raise ServiceError(f"--from and the target are both version {target.id}")
+    ids = to_move(process_id, target, from_version, case_numbers)
+    db.session.rollback()  # the reads above are not part of any instance's unit of work
+    return [_move_or_tell(instance_id, target.id, actor, dry_run) for instance_id in ids]
+
+
+def _move_or_tell(instance_id: int, target_id: int, actor: Actor, dry_run: bool) -> Move:
+    try:
+        return move_instance(instance_id, target_id, actor, dry_run)
+    except StaleInstance:
+        instance = db.session.get(WorkflowInstance, instance_id)
+        case = db.session.get(Case, instance.case_id) if instance and instance.case_id else None
+        return Move(instance_id, case.number if case else None,
+                    instance.process_version_id if instance else 0, target_id,
+                    blockers=["someone changed this case while it was being moved: run the "
+                              "command again"])
+
+
+def move_instance(instance_id: int, target_id: int, actor: Actor,
+                  dry_run: bool = False) -> Move:
+    """Move one instance to version `target_id` in its own unit of work, if it fits."""
+    instance = db.session.get(WorkflowInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"no instance {instance_id}")
+    case = db.session.get(Case, instance.case_id) if instance.case_id else None
+    result = Move(instance.id, case.number if case else None,
+                  instance.process_version_id, target_id)
+    loaded_version = instance.version
+    with clock.pinned(clock.now()) as now:
+        run = runner.load(instance)
+        found = migrating.plan(run, runner.parsed(target_id))
+        result.changed, result.blockers = found.changed, found.blockers
+        if dry_run or not found.possible:
+            db.session.rollback()
+            return result
+        moved, _ = migrating.migrate(run, runner.parsed(target_id))
+        runner.lock_instance(instance.id, loaded_version)
+        instance.state, instance.updated_at = moved.dump(), now
+        instance.process_version_id = target_id
+        db.session.execute(update(TaskRow).where(
+            TaskRow.instance_id == instance.id, TaskRow.state == "ready")
+            .values(process_version_id=target_id))
+        audit.record("process_migrated", actor, case_id=instance.case_id, detail={
+            "process": run.process.process_id, "instance": instance.id,
+            "from_version": result.from_version, "to_version": target_id,
+            "changed": result.changed, "timers_released": timers.unhold(instance.id, now)})
+        db.session.commit()
+    result.moved = True
+    return result

@@ -1,0 +1,227 @@
+"""Moving running cases onto a fixed process version (`caseflow instances migrate`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from caseflow import audit, clock
+from caseflow.db import db
+from caseflow.models import AuditEvent, ProcessVersion, TaskRow, TimerRow, WorkflowInstance
+from caseflow.services import NotFound, ProcessFailed, cases, migration, setup, timers
+from caseflow.services import tasks as task_service
+from tests import factories
+from tests.conftest import DATA, ROOT
+from tests.production.support import rows_match_state
+from tests.production.test_worker import _env
+from tests.services.conftest import ACTOR
+from tests.services.test_fraud_case_app import complete, victim
+
+GOOD = (DATA / "review_test.bpmn").read_bytes()
+
+
+def _snapshot(instance_id: int) -> dict:
+    """The instance's open step and waiting timer as people and the worker see them."""
+    db.session.expire_all()
+    task = db.session.scalar(select(TaskRow).where(TaskRow.instance_id == instance_id,
+                                                   TaskRow.state == "ready"))
+    timer = db.session.scalar(select(TimerRow).where(TimerRow.instance_id == instance_id,
+                                                     TimerRow.state == "waiting"))
+    return {"task": (task.id, task.spiff_task_id, task.assignee_id, task.due_at),
+            "timer": (timer.id, timer.spiff_task_id, timer.due_at)}
+
+
+def _migrated_events() -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event_type == "process_migrated").order_by(AuditEvent.seq)))
+
+
+def test_a_case_stuck_on_a_broken_version_moves_to_the_fixed_one_and_goes_on(broken, travel):
+    with pytest.raises(ProcessFailed):  # the broken gateway: the step cannot be taken
+        task_service.complete_task(broken.task.id, {"needs_approval": True, "note": "已核实"},
+                                   broken.counselor1, ACTOR)
+    travel.by(hours=3)
+    assert timers.fire_due() == 1  # the healthy instance's; the broken escalation is held
+    before = _snapshot(broken.broken.id)
+    stuck, healthy = broken.broken.process_version_id, broken.healthy.process_version_id
+    [line] = setup.deploy_sources({"review_test.bpmn": GOOD}, "t")  # roll back
+    assert line.startswith(f"restored review_test (version {healthy}")
+
+    [moved] = migration.move("review_test", ACTOR)
+    assert (moved.instance_id, moved.moved, moved.blockers) == (broken.broken.id, True, [])
+    assert moved.changed == ["Decide", "Escalate"]
+    assert (moved.from_version, moved.to_version) == (stuck, healthy)
+    instance = db.session.get(WorkflowInstance, broken.broken.id, populate_existing=True)
+    assert (instance.process_version_id, instance.version) == (healthy, 2)
+    assert _snapshot(broken.broken.id) == before  # same step, assignee, due time and timer
+    assert db.session.get(TaskRow, broken.task.id).process_version_id == healthy
+    [event] = _migrated_events()
+    detail = json.loads(event.detail)
+    assert (detail["from_version"], detail["to_version"], detail["changed"]) == (
+        moved.from_version, moved.to_version, ["Decide", "Escalate"])
+    assert detail["timers_released"] == 1 and event.actor == "test"
+    # the held escalation fires at the next round, as the fixed model has it
+    assert timers.fire_due() == 1
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.event_type == "escalation_raised")) == 2  # the healthy one's and this
+    # and the step the broken model refused now goes through
+    task_service.complete_task(broken.task.id, {"needs_approval": True, "note": "已核实"},
+                               broken.counselor1, ACTOR)
+    rows_match_state(broken.broken.id)
+    assert db.session.scalar(select(TaskRow.task_spec).where(
+        TaskRow.instance_id == broken.broken.id, TaskRow.state == "ready")) == "Approve"
+    assert migration.move("review_test", ACTOR) == []  # nothing is left to move
+    assert audit.verify(db.session).ok
+
+
+def test_a_dry_run_says_what_would_move_and_changes_nothing(broken):
+    setup.deploy_sources({"review_test.bpmn": GOOD}, "t")
+    state = db.session.get(WorkflowInstance, broken.broken.id).state
+    [would] = migration.move("review_test", ACTOR, dry_run=True)
+    assert would.possible and not would.moved and would.changed == ["Decide", "Escalate"]
+    instance = db.session.get(WorkflowInstance, broken.broken.id, populate_existing=True)
+    assert (instance.version, instance.state) == (1, state)
+    assert _migrated_events() == []
+
+
+def _rewired(text: str) -> bytes:
+    """The review model without its Approve step (the gateway ends the process instead)."""
+    text = text.replace('<bpmn:flowNodeRef>Approve</bpmn:flowNodeRef>', '')
+    text = re.sub(r'<bpmn:userTask id="Approve".*?</bpmn:userTask>', '', text, flags=re.S)
+    text = text.replace('<bpmn:sequenceFlow id="F7" sourceRef="Approve" targetRef="EndApproved" />',
+                        '')
+    text = text.replace('<bpmn:incoming>F7</bpmn:incoming>', '<bpmn:incoming>F5</bpmn:incoming>')
+    text = text.replace('sourceRef="Decide" targetRef="Approve"',
+                        'sourceRef="Decide" targetRef="EndApproved"')
+    assert '"Approve"' not in re.sub(r"<bpmndi:.*", "", text, flags=re.S)
+    return text.encode()
+
+
+def test_an_instance_whose_open_or_next_steps_were_removed_stays_and_says_why(broken):
+    setup.deploy_sources({"review_test.bpmn": _rewired(GOOD.decode())}, "t")
+    state = db.session.get(WorkflowInstance, broken.healthy.id).state
+    moves = migration.move("review_test", ACTOR)
+    assert [m.instance_id for m in moves] == [broken.healthy.id, broken.broken.id]
+    for m in moves:
+        assert not m.possible and not m.moved
+        assert "the step «审批» (Approve) is no longer in the new version" in m.blockers
+    instance = db.session.get(WorkflowInstance, broken.healthy.id, populate_existing=True)
+    assert (instance.version, instance.state) == (1, state)
+    assert _migrated_events() == []
+
+
+def test_rewiring_the_open_step_is_refused(broken):
+    # a script step inserted after Check: Check's outgoing flow now leads somewhere else
+    text = GOOD.decode().replace(
+        '<bpmn:sequenceFlow id="F3" sourceRef="Check" targetRef="Decide" />',
+        '<bpmn:sequenceFlow id="F3" sourceRef="Check" targetRef="Confirm" />'
+        '<bpmn:scriptTask id="Confirm" name="确认"><bpmn:incoming>F3</bpmn:incoming>'
+        '<bpmn:outgoing>F3b</bpmn:outgoing><bpmn:script>confirmed = True</bpmn:script>'
+        '</bpmn:scriptTask>'
+        '<bpmn:sequenceFlow id="F3b" sourceRef="Confirm" targetRef="Decide" />')
+    text = text.replace('<bpmn:flowNodeRef>Decide</bpmn:flowNodeRef>',
+                        '<bpmn:flowNodeRef>Decide</bpmn:flowNodeRef>'
+                        '<bpmn:flowNodeRef>Confirm</bpmn:flowNodeRef>')
+    text = text.replace('<bpmn:incoming>F3</bpmn:incoming>\n      <bpmn:outgoing>F5',
+                        '<bpmn:incoming>F3b</bpmn:incoming>\n      <bpmn:outgoing>F5')
+    setup.deploy_sources({"review_test.bpmn": text.encode()}, "t")
+    [first, _] = migration.move("review_test", ACTOR)
+    assert "the step «核查» (Check), open in this case, changed its outgoing flows in the " \
+           "new version" in first.blockers, first.blockers
+    assert not first.moved and _migrated_events() == []
+
+
+def test_choosing_the_version_and_the_cases(broken):
+    healthy_version, stuck = broken.healthy.process_version_id, broken.broken.process_version_id
+    with pytest.raises(NotFound, match="version 999 is not a deployed version of 'review_test'"):
+        migration.move("review_test", ACTOR, to_version=999)
+    with pytest.raises(NotFound, match="no case numbered AF0"):
+        migration.move("review_test", ACTOR, to_version=healthy_version, case_numbers=["AF0"])
+    with pytest.raises(NotFound, match="not deployed"):
+        migration.move("no_such_process", ACTOR)
+    # only the instances on --from move
+    [m] = migration.move("review_test", ACTOR, to_version=healthy_version,
+                         from_version=stuck, dry_run=True)
+    assert m.instance_id == broken.broken.id
+
+
+def test_a_real_case_moves_in_the_middle_of_its_branches_and_goes_on(app):
+    world = factories.deployed_org()
+    case, _ = cases.register(world.student1.id, victim(), world.counselor1,
+                             factories.actor(world.counselor1))
+    now = clock.now()
+    complete(case, "talk", world.counselor1, reached_how="in_person", talked_at=now.isoformat(),
+             ongoing="no", what_happened="已停止联系", mood="worried")
+    complete(case, "psych_accept", world.psych, accept="accept",
+             first_session_at=(now + timedelta(days=1)).isoformat())
+    model = (ROOT / "bpmn" / "fraud_case.bpmn").read_text(encoding="utf-8")
+    fixed = model.replace(
+        "<bpmn:script>case_facts = record_session(case_facts, risk_assessment, more_sessions)",
+        "<bpmn:script>case_facts = record_session(case_facts, risk_assessment, more_sessions)\n"
+        "session_recorded = True")
+    assert fixed != model
+    tables = {name: (ROOT / "bpmn" / name).read_bytes()
+              for name in ("fraud_case_triage.dmn", "fraud_case_flags.dmn")}
+    setup.deploy_sources({"fraud_case.bpmn": fixed.encode(), **tables}, "t")
+    open_before = sorted(db.session.execute(select(TaskRow.id, TaskRow.task_spec).where(
+        TaskRow.case_id == case.id, TaskRow.state == "ready")).all())
+    [moved] = migration.move("fraud_case", ACTOR)
+    assert moved.moved and moved.case_number == case.number and "ps_session" in moved.changed
+    assert sorted(db.session.execute(select(TaskRow.id, TaskRow.task_spec).where(
+        TaskRow.case_id == case.id, TaskRow.state == "ready")).all()) == open_before
+    clock.advance(timedelta(days=1, minutes=1))
+    complete(case, "counseling_session", world.psych, session_at=clock.now().isoformat(),
+             notes="情绪稳定", risk_assessment="low", more_sessions=False)
+    instance = db.session.scalar(select(WorkflowInstance).where(
+        WorkflowInstance.case_id == case.id))
+    rows_match_state(instance.id)
+    assert instance.process_version_id == db.session.scalar(
+        select(func.max(ProcessVersion.id)).where(ProcessVersion.process_id == "fraud_case"))
+    assert '"session_recorded":true' in instance.state.replace(" ", "") or \
+        "session_recorded" in instance.state  # the fixed script ran
+    assert audit.verify(db.session).ok
+
+
+def test_the_instances_commands_list_versions_and_move_cases(broken, tmp_path):
+    from caseflow.cli import main
+
+    env = {k: v for k, v in _env(tmp_path).items() if k.startswith("CASEFLOW_")}
+    setup.deploy_sources({"review_test.bpmn": GOOD}, "t")
+    healthy, stuck = broken.healthy.process_version_id, broken.broken.process_version_id
+    listed = CliRunner().invoke(main, ["instances", "list", "review_test"], env=env)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].startswith(f"review_test  version {stuck}  ") and "running: 1" in lines[0]
+    assert lines[1].startswith(f"review_test  version {healthy}  ")
+    assert lines[1].endswith("running: 1  <- new instances start here")
+    dry = CliRunner().invoke(main, ["instances", "migrate", "review_test", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert (f"instance {broken.broken.id} (no case): version {stuck} -> {healthy}: would move "
+            "(changed: Decide, Escalate)") in dry.output
+    assert "would move 1 of 1; 0 stay" in dry.output
+    done = CliRunner().invoke(main, ["instances", "migrate", "review_test"], env=env)
+    assert done.exit_code == 0 and "moved 1 of 1; 0 stay" in done.output
+    [event] = _migrated_events()
+    assert event.actor.startswith("cli:") and event.actor_role == "admin"
+    again = CliRunner().invoke(main, ["instances", "migrate", "review_test"], env=env)
+    assert again.exit_code == 0 and "nothing to move" in again.output
+    bad = CliRunner().invoke(main, ["instances", "migrate", "review_test", "--to", "999"],
+                             env=env)
+    assert bad.exit_code == 1 and "version 999 is not a deployed version" in bad.output
+
+
+def test_an_instance_that_cannot_move_makes_the_command_exit_1(broken, tmp_path):
+    from caseflow.cli import main
+
+    env = {k: v for k, v in _env(tmp_path).items() if k.startswith("CASEFLOW_")}
+    setup.deploy_sources({"review_test.bpmn": _rewired(GOOD.decode())}, "t")
+    answer = CliRunner().invoke(main, ["instances", "migrate", "review_test"], env=env)
+    assert answer.exit_code == 1
+    assert f"instance {broken.healthy.id} (no case): version 1 -> 3: stays: " in answer.output
+    assert "the step «审批» (Approve) is no longer in the new version" in answer.output
+    assert "moved 0 of 2; 2 stay" in answer.output
