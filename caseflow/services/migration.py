@@ -115,19 +115,7 @@ def move(process_id: str, actor: Actor, *, to_version: int | None = None,
         raise ServiceError(f"--from and the target are both version {target.id}")
     ids = to_move(process_id, target, from_version, case_numbers)
     db.session.rollback()  # the reads above are not part of any instance's unit of work
-    return [_move_or_tell(instance_id, target.id, actor, dry_run) for instance_id in ids]
-
-
-def _move_or_tell(instance_id: int, target_id: int, actor: Actor, dry_run: bool) -> Move:
-    try:
-        return move_instance(instance_id, target_id, actor, dry_run)
-    except StaleInstance:
-        instance = db.session.get(WorkflowInstance, instance_id)
-        case = db.session.get(Case, instance.case_id) if instance and instance.case_id else None
-        return Move(instance_id, case.number if case else None,
-                    instance.process_version_id if instance else 0, target_id,
-                    blockers=["someone changed this case while it was being moved: run the "
-                              "command again"])
+    return [move_instance(instance_id, target.id, actor, dry_run) for instance_id in ids]
 
 
 def move_instance(instance_id: int, target_id: int, actor: Actor,
@@ -139,6 +127,10 @@ def move_instance(instance_id: int, target_id: int, actor: Actor,
     case = db.session.get(Case, instance.case_id) if instance.case_id else None
     result = Move(instance.id, case.number if case else None,
                   instance.process_version_id, target_id)
+    if instance.status != "running" or instance.process_version_id == target_id:
+        result.blockers.append("its process ended, or it was moved, before it could be moved")
+        db.session.rollback()
+        return result
     loaded_version = instance.version
     with clock.pinned(clock.now()) as now:
         run = runner.load(instance)
@@ -148,7 +140,12 @@ def move_instance(instance_id: int, target_id: int, actor: Actor,
             db.session.rollback()
             return result
         moved, _ = migrating.migrate(run, runner.parsed(target_id))
-        runner.lock_instance(instance.id, loaded_version)
+        try:
+            runner.lock_instance(instance.id, loaded_version)
+        except StaleInstance:  # rolled back: a step or a timer went first
+            result.blockers.append("someone changed this case while it was being moved: run "
+                                   "the command again")
+            return result
         instance.state, instance.updated_at = moved.dump(), now
         instance.process_version_id = target_id
         db.session.execute(update(TaskRow).where(

@@ -15,10 +15,11 @@ from sqlalchemy import select
 
 from caseflow import audit, clock
 from caseflow.db import db
-from caseflow.models import Case, Notification, TaskRow, TimerRow
-from caseflow.services import Conflict, cases, timers
+from caseflow.models import Case, Notification, TaskRow, TimerRow, WorkflowInstance
+from caseflow.services import Conflict, cases, migration, runner, setup, timers
 from caseflow.services import tasks as task_service
 from tests import factories
+from tests.conftest import DATA
 from tests.production.support import (
     actor,
     events,
@@ -155,3 +156,39 @@ def test_the_worker_and_a_person_at_once_fire_once_and_complete_once(app, people
         fired_rounds += fired
     assert audit.verify(db.session).ok
     print(f"worker fired first in {fired_rounds} of {ROUNDS} rounds")
+
+
+def _move(instance_id: int, target_id: int):
+    return lambda _user: migration.move_instance(instance_id, target_id, audit.SYSTEM)
+
+
+def test_moving_a_case_to_another_version_while_its_step_is_completed(app, people):
+    # two versions of review_test that differ in a script; each round starts an instance
+    # on one, makes the other current, and races the move against the person's step
+    first = (DATA / "review_test.bpmn").read_text(encoding="utf-8")
+    versions = [first.encode(), first.replace(
+        "approve_due = due_time(", "checked = True\napprove_due = due_time(").encode()]
+    moved_rounds = 0
+    for n in range(ROUNDS // 2):
+        setup.deploy_sources({"review_test.bpmn": versions[n % 2]}, "test")
+        instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+        setup.deploy_sources({"review_test.bpmn": versions[(n + 1) % 2]}, "test")
+        target = runner.latest_version("review_test").id
+        before = version(instance_id)
+        mover, person = race(app, (None, _move(instance_id, target)),
+                             (people.counselor1.id, _complete(task_id, CHECK)))
+        assert mover.error is None and person.error is None, (mover.error, person.error)
+        move = mover.value
+        assert move.moved or move.blockers in (
+            ["its process ended, or it was moved, before it could be moved"],
+            ["someone changed this case while it was being moved: run the command again"])
+        instance = db.session.get(WorkflowInstance, instance_id, populate_existing=True)
+        assert instance.status == "completed"
+        assert events("task_completed", task_id=task_id) == 1
+        assert version(instance_id) == before + 1 + move.moved
+        assert (instance.process_version_id == target) == move.moved
+        rows_match_state(instance_id)
+        moved_rounds += move.moved
+    assert events("process_migrated") == moved_rounds
+    assert audit.verify(db.session).ok
+    print(f"moved before the step in {moved_rounds} of {ROUNDS // 2} rounds")
