@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from caseflow.services import faults
+from caseflow.services import faults, migration
 from caseflow.views import page_arg, page_size, pages
 
 # administrators only: the route gate's ADMIN rule (caseflow/access_routes.py)
@@ -19,8 +19,14 @@ bp = Blueprint("admin_faults", __name__, url_prefix="/admin/faults")
 
 @bp.get("")
 def index() -> str:
-    """List the recorded process failures, newest first, and the timers they hold up."""
+    """List the recorded process failures, newest first, the timers they hold up, and
+    which versions running instances are on (counts only)."""
     page, size = page_arg(), page_size()
     failures, total = faults.recent(size, (page - 1) * size)
+    shown = [v for v in migration.versions() if v.running or v.current]
+    behind = {v.process_id: 0 for v in shown}
+    for v in shown:
+        behind[v.process_id] += 0 if v.current else v.running
     return render_template("admin/faults.html", failures=failures, total=total, page=page,
-                           pages=pages(total), held=faults.held_timers())
+                           pages=pages(total), held=faults.held_timers(), versions=shown,
+                           behind={pid: n for pid, n in behind.items() if n})

@@ -225,3 +225,18 @@ def test_an_instance_that_cannot_move_makes_the_command_exit_1(broken, tmp_path)
     assert f"instance {broken.healthy.id} (no case): version 1 -> 3: stays: " in answer.output
     assert "the step «审批» (Approve) is no longer in the new version" in answer.output
     assert "moved 0 of 2; 2 stay" in answer.output
+
+
+def test_the_administrator_sees_which_versions_running_cases_are_on(client, broken):
+    from tests.conftest import login
+
+    setup.deploy_sources({"review_test.bpmn": GOOD}, "t")  # the broken one is no longer current
+    login(client, "admin")
+    html = client.get("/admin/faults").get_data(as_text=True)
+    assert "在用的流程版本" in html
+    assert "review_test 有 1 个运行中的实例仍在旧版本上" in html
+    assert "caseflow instances migrate review_test --dry-run" in html
+    assert html.count("新实例从此版本开始") == 1
+    migration.move("review_test", ACTOR)
+    html = client.get("/admin/faults").get_data(as_text=True)
+    assert "仍在旧版本上" not in html and "在用的流程版本" in html
