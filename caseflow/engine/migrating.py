@@ -61,7 +61,7 @@ def plan(run: Run, target: ParsedProcess) -> MigrationPlan:
     result = MigrationPlan()
     for workflow, spec in _workflows(run, target, result):
         _wire_triggered(workflow.spec, spec)
-        _check(workflow, SpecDiff(SERIALIZER.registry, workflow.spec, spec), result)
+        _check(workflow, _diff(workflow.spec, spec), result)
     result.changed = sorted(set(result.changed))
     return result
 
@@ -76,12 +76,34 @@ def migrate(run: Run, target: ParsedProcess) -> tuple[Run, MigrationPlan]:
         raise ValueError("; ".join(result.blockers))
     pairs = list(_workflows(run, target, result))
     for workflow, spec in pairs:
-        diff = SpecDiff(SERIALIZER.registry, workflow.spec, spec)
+        diff = _diff(workflow.spec, spec)
         workflow.spec = spec
         for task in workflow.tasks.values():
             task.task_spec = diff.alignment[task.task_spec]
     run.workflow.subprocess_specs = target.subprocess_specs
     return Run(run.workflow, target), result
+
+
+_DIFFS: dict[tuple[Any, ...], tuple[Any, Any, SpecDiff]] = {}
+_DIFFS_KEPT = 64
+
+
+def _diff(old: Any, new: Any) -> SpecDiff:
+    """Return the SpecDiff of two specs, computed once per pair and wiring.
+
+    It converts every element of both specs to compare them (about half of checking an
+    instance), and every instance of a version shares its spec objects. The key holds the
+    start's outputs, which grow when an event sub-process is wired in at its first trigger.
+    """
+    key = (id(old), id(new), tuple(s.name for s in old.start.outputs),
+           tuple(s.name for s in new.start.outputs))
+    found = _DIFFS.get(key)
+    if found is None:
+        if len(_DIFFS) >= _DIFFS_KEPT:
+            _DIFFS.clear()
+        # the specs are kept with the diff, so their ids cannot be reused meanwhile
+        found = _DIFFS[key] = (old, new, SpecDiff(SERIALIZER.registry, old, new))
+    return found[2]
 
 
 def _workflows(run: Run, target: ParsedProcess, result: MigrationPlan) -> list[tuple[Any, Any]]:
