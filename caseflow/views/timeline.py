@@ -48,6 +48,8 @@ def _words() -> dict[str, str]:
         "Notified": _("Notified"), "Opened from": _("Opened from"), "Fields": _("Fields"),
         "Yes": _("Yes"), "No": _("No"), "System": _("System"),
         "case_file": _("case file"), "task": _("task screen"), "print": _("printable history"),
+        "Process version": _("Process version"),
+        "Changed for this case": _("Changed for this case"),
     }
 
 
@@ -121,6 +123,17 @@ def _engine_event(ev: Event, d: Mapping[str, Any], ctx: _Ctx) -> list[Item]:
     return items
 
 
+def _migrated(ev: Event, d: Mapping[str, Any], ctx: _Ctx) -> list[Item]:
+    info = ctx.info
+    changed = [info.names.get(info.element(str(e)), str(e)) if info else str(e)
+               for e in d.get("changed") or []]
+    items = [Item(ctx.words["Process version"],
+                  f"{d.get('from_version', '?')} → {d.get('to_version', '?')}")]
+    if changed:
+        items.append(Item(ctx.words["Changed for this case"], "、".join(changed)))
+    return items
+
+
 def _viewed(ev: Event, d: Mapping[str, Any], ctx: _Ctx) -> list[Item]:
     via = str(d.get("via") or "")
     return [Item(ctx.words["Opened from"], ctx.words.get(via, via))] if via else []
@@ -161,6 +174,7 @@ DESCRIBERS: dict[str, Describer] = {
     "event_thrown": _engine_event,
     "case_viewed": _viewed,
     "task_draft_saved": _draft,
+    "process_migrated": _migrated,
 }
 
 
