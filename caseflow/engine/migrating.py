@@ -9,9 +9,9 @@ instance's task tree is still what the new version would have built, so an insta
 moved only when:
 
 - every element its tree holds (done, open or predicted) still exists, under the same id;
-- every open element (ready, waiting, started) keeps its kind and its incoming and
-  outgoing flows, and one ahead (future or predicted) keeps its flows (its kind may
-  change: nothing of it has run);
+- every open element (ready, waiting, started) keeps its kind, its lane (the open task
+  row keeps its role and holder) and its incoming and outgoing flows, and one ahead
+  (future or predicted) keeps its flows (its kind may change: nothing of it has run);
 - every sub-process it has entered still exists.
 
 SpiffWorkflow wires an event sub-process into its process's spec the first time one is
@@ -152,7 +152,7 @@ def _check(workflow: Any, diff: SpecDiff, result: MigrationPlan) -> None:
 def _check_changes(held: int, changes: list[str], label: str, result: MigrationPlan) -> None:
     """Refuse a change of kind or flows of an element the instance holds open or ahead."""
     if held & OPEN:
-        structural = [k for k in changes if k in FLOW_KEYS or k == "typename"]
+        structural = [k for k in changes if k in FLOW_KEYS or k in ("typename", "lane")]
         what = "open"
     elif held & AHEAD:
         structural = [k for k in changes if k in FLOW_KEYS]
@@ -169,7 +169,8 @@ def _flows(spec: Any, key: str) -> set[str]:
 
 
 def _words(keys: list[str]) -> list[str]:
-    names = {"typename": "kind", "inputs": "incoming flows", "outputs": "outgoing flows"}
+    names = {"typename": "kind", "lane": "lane (who does it)", "inputs": "incoming flows",
+             "outputs": "outgoing flows"}
     return [names[k] for k in keys]
 
 

@@ -136,6 +136,18 @@ def test_rewiring_the_open_step_is_refused(broken):
     assert not first.moved and _migrated_events() == []
 
 
+def test_moving_the_open_step_to_another_lane_is_refused(broken):
+    text = GOOD.decode()
+    text = text.replace('<bpmn:flowNodeRef>Check</bpmn:flowNodeRef>', '')
+    text = text.replace('<bpmn:flowNodeRef>Approve</bpmn:flowNodeRef>',
+                        '<bpmn:flowNodeRef>Approve</bpmn:flowNodeRef>'
+                        '<bpmn:flowNodeRef>Check</bpmn:flowNodeRef>')
+    setup.deploy_sources({"review_test.bpmn": text.encode()}, "t")
+    [first, _] = migration.move("review_test", ACTOR)
+    assert "the step «核查» (Check), open in this case, changed its lane (who does it) in " \
+           "the new version" in first.blockers, first.blockers
+
+
 def test_choosing_the_version_and_the_cases(broken):
     healthy_version, stuck = broken.healthy.process_version_id, broken.broken.process_version_id
     with pytest.raises(NotFound, match="version 999 is not a deployed version of 'review_test'"):
