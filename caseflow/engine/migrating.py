@@ -69,11 +69,14 @@ def plan(run: Run, target: ParsedProcess) -> MigrationPlan:
 def migrate(run: Run, target: ParsedProcess) -> tuple[Run, MigrationPlan]:
     """Return `run` moved onto `target` (the same Run's workflow, changed in place).
 
-    Raises ValueError, naming the reasons, when `plan` finds it cannot move.
+    Raises ValueError, naming the reasons, when `plan` finds it cannot move, or when the
+    moved instance's open steps or waiting timers would differ from before (the caller
+    then throws the changed Run away).
     """
     result = plan(run, target)
     if not result.possible:
         raise ValueError("; ".join(result.blockers))
+    before = _open(run)
     pairs = list(_workflows(run, target, result))
     for workflow, spec in pairs:
         diff = _diff(workflow.spec, spec)
@@ -81,7 +84,16 @@ def migrate(run: Run, target: ParsedProcess) -> tuple[Run, MigrationPlan]:
         for task in workflow.tasks.values():
             task.task_spec = diff.alignment[task.task_spec]
     run.workflow.subprocess_specs = target.subprocess_specs
-    return Run(run.workflow, target), result
+    moved = Run(run.workflow, target)
+    if _open(moved) != before:  # the checks above should make this impossible: make sure
+        raise ValueError("the new version would change this case's open steps or timers")
+    return moved, result
+
+
+def _open(run: Run) -> tuple[list[tuple[str, str]], list[tuple[str, Any]]]:
+    """Return the open steps and waiting timers people and the worker see."""
+    return ([(t.id, t.spec_id) for t in run.ready_human_tasks()],
+            [(t.task_id, t.due_at) for t in run.waiting_timers()])
 
 
 _DIFFS: dict[tuple[Any, ...], tuple[Any, Any, SpecDiff]] = {}

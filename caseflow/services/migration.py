@@ -139,7 +139,12 @@ def move_instance(instance_id: int, target_id: int, actor: Actor,
         if dry_run or not found.possible:
             db.session.rollback()
             return result
-        moved, _ = migrating.migrate(run, runner.parsed(target_id))
+        try:
+            moved, _ = migrating.migrate(run, runner.parsed(target_id))
+        except ValueError as exc:  # the changed Run is dropped with the session's objects
+            db.session.rollback()
+            result.blockers.append(str(exc))
+            return result
         try:
             runner.lock_instance(instance.id, loaded_version)
         except StaleInstance:  # rolled back: a step or a timer went first

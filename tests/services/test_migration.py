@@ -257,3 +257,22 @@ def test_the_administrator_sees_which_versions_running_cases_are_on(client, brok
     migration.move("review_test", ACTOR)
     html = client.get("/admin/faults").get_data(as_text=True)
     assert "仍在旧版本上" not in html and "在用的流程版本" in html
+
+
+def test_a_move_that_would_change_the_open_steps_is_refused_even_past_the_checks(
+        broken, monkeypatch):
+    # the last guard: were the checks to miss a change of kind, the open steps compare
+    from caseflow.engine import migrating
+
+    monkeypatch.setattr(migrating, "_check_changes", lambda *args: None)
+    text = re.sub(r'<bpmn:userTask id="Check" name="核查">.*?</bpmn:userTask>',
+                  '<bpmn:scriptTask id="Check" name="核查"><bpmn:incoming>F2</bpmn:incoming>'
+                  '<bpmn:outgoing>F3</bpmn:outgoing><bpmn:script>x = 1</bpmn:script>'
+                  '</bpmn:scriptTask>', GOOD.decode(), flags=re.S)
+    setup.deploy_sources({"review_test.bpmn": text.encode()}, "t")
+    state = db.session.get(WorkflowInstance, broken.healthy.id).state
+    moves = migration.move("review_test", ACTOR)
+    assert [m.blockers for m in moves] == [
+        ["the new version would change this case's open steps or timers"]] * 2
+    instance = db.session.get(WorkflowInstance, broken.healthy.id, populate_existing=True)
+    assert (instance.version, instance.state) == (1, state) and _migrated_events() == []
