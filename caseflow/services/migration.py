@@ -129,37 +129,45 @@ def move_instance(instance_id: int, target_id: int, actor: Actor,
                   instance.process_version_id, target_id)
     if instance.status != "running" or instance.process_version_id == target_id:
         result.blockers.append("its process ended, or it was moved, before it could be moved")
-        db.session.rollback()
-        return result
-    loaded_version = instance.version
-    with clock.pinned(clock.now()) as now:
-        run = runner.load(instance)
-        found = migrating.plan(run, runner.parsed(target_id))
-        result.changed, result.blockers = found.changed, found.blockers
-        if dry_run or not found.possible:
-            db.session.rollback()
-            return result
-        try:
-            moved, _ = migrating.migrate(run, runner.parsed(target_id))
-        except ValueError as exc:  # the changed Run is dropped with the session's objects
-            db.session.rollback()
-            result.blockers.append(str(exc))
-            return result
-        try:
-            runner.lock_instance(instance.id, loaded_version)
-        except StaleInstance:  # rolled back: a step or a timer went first
-            result.blockers.append("someone changed this case while it was being moved: run "
-                                   "the command again")
-            return result
-        instance.state, instance.updated_at = moved.dump(), now
-        instance.process_version_id = target_id
-        db.session.execute(update(TaskRow).where(
-            TaskRow.instance_id == instance.id, TaskRow.state == "ready")
-            .values(process_version_id=target_id))
-        audit.record("process_migrated", actor, case_id=instance.case_id, detail={
-            "process": run.process.process_id, "instance": instance.id,
-            "from_version": result.from_version, "to_version": target_id,
-            "changed": result.changed, "timers_released": timers.unhold(instance.id, now)})
-        db.session.commit()
-    result.moved = True
+    else:
+        with clock.pinned(clock.now()):
+            _check_and_move(instance, result, actor, dry_run)
+    if not result.moved:
+        db.session.rollback()  # nothing of a refused or dry-run move stays
     return result
+
+
+def _check_and_move(instance: WorkflowInstance, result: Move, actor: Actor,
+                    dry_run: bool) -> None:
+    loaded_version, target = instance.version, runner.parsed(result.to_version)
+    run = runner.load(instance)
+    found = migrating.plan(run, target)
+    result.changed, result.blockers = found.changed, found.blockers
+    if dry_run or not found.possible:
+        return
+    try:
+        moved, _ = migrating.migrate(run, target)
+        runner.lock_instance(instance.id, loaded_version)
+    except ValueError as exc:  # the changed Run is dropped with the session's objects
+        result.blockers.append(str(exc))
+        return
+    except StaleInstance:  # rolled back: a step or a timer went first
+        result.blockers.append("someone changed this case while it was being moved: run "
+                               "the command again")
+        return
+    _write(instance, moved.dump(), result, actor)
+    result.moved = True
+
+
+def _write(instance: WorkflowInstance, state: str, result: Move, actor: Actor) -> None:
+    now = clock.now()
+    instance.state, instance.updated_at = state, now
+    instance.process_version_id = result.to_version
+    db.session.execute(update(TaskRow).where(
+        TaskRow.instance_id == instance.id, TaskRow.state == "ready")
+        .values(process_version_id=result.to_version))
+    audit.record("process_migrated", actor, case_id=instance.case_id, detail={
+        "process": runner.parsed(result.to_version).process_id, "instance": instance.id,
+        "from_version": result.from_version, "to_version": result.to_version,
+        "changed": result.changed, "timers_released": timers.unhold(instance.id, now)})
+    db.session.commit()
