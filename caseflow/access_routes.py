@@ -39,6 +39,10 @@ ROUTES: dict[str, str] = {
     "admin_settings.index": ADMIN,
     "admin_settings.save": ADMIN,
     "admin_faults.index": ADMIN,
+    "admin_processes.index": ADMIN,
+    "admin_processes.check": ADMIN,
+    "admin_processes.move": ADMIN,
+    "admin_processes.make_current": ADMIN,
     # reports (issue 8): each view checks its viewer (reports.may_view, brief.may_see,
     # auditors) and the case through casefile.open_case
     "reports.dashboard": SIGNED_IN,

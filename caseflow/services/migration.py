@@ -11,6 +11,7 @@ assignee and due time; nobody's open step changes under them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +71,27 @@ def versions(process_id: str | None = None) -> list[VersionCount]:
                                              ProcessVersion.id.desc())).all()
     return [VersionCount(pid, vid, digest, at, count, vid == current)
             for pid, vid, digest, at, count, current in rows]
+
+
+def make_current(version_id: int, actor: Actor) -> str:
+    """Make new instances of its process start on a deployed version again (a rollback,
+    or forward again after one); return what happened, in words. Audited as a deploy."""
+    row = db.session.get(ProcessVersion, version_id)
+    if row is None:
+        raise NotFound(f"no process version {version_id}")
+    current = db.session.get(ProcessCurrent, row.process_id)
+    if current is not None and current.version_id == row.id:
+        return f"unchanged {row.process_id} (version {row.id})"
+    if current is None:
+        db.session.add(ProcessCurrent(process_id=row.process_id, version_id=row.id))
+    else:
+        current.version_id, current.since = row.id, clock.now()
+    audit.record("process_deployed", actor, detail={
+        "process_id": row.process_id, "hash": row.source_hash, "version": row.id,
+        "files": sorted(json.loads(row.sources)), "restored": True})
+    db.session.commit()
+    return (f"restored {row.process_id} (version {row.id}, {row.source_hash[:12]}): "
+            "new instances start on it again")
 
 
 def target_version(process_id: str, version_id: int | None) -> ProcessVersion:

@@ -334,6 +334,12 @@ ROUTE_TABLE: dict[str, Rule] = {
     "admin_settings.index": admin_only("GET", "/admin/settings"),
     "admin_settings.save": admin_only("POST", "/admin/settings/session_idle_timeout", 422),
     "admin_faults.index": admin_only("GET", "/admin/faults"),
+    "admin_processes.index": admin_only("GET", "/admin/processes"),
+    "admin_processes.check": admin_only("POST", "/admin/processes/referral_test/check"),
+    "admin_processes.move": admin_only("POST", "/admin/processes/referral_test/move"),
+    # version 1 is current already: "unchanged", and back to the list
+    "admin_processes.make_current": admin_only("POST", "/admin/processes/versions/1/current",
+                                               302),
     "reports.dashboard": report_page("/reports"),
     "reports.dashboard_xlsx": report_page("/reports/dashboard.xlsx"),
     "reports.figure_cases": report_page("/reports/cases"),

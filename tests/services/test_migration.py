@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from caseflow import audit, clock
 from caseflow.db import db
 from caseflow.models import AuditEvent, ProcessVersion, TaskRow, TimerRow, WorkflowInstance
-from caseflow.services import NotFound, ProcessFailed, cases, migration, setup, timers
+from caseflow.services import NotFound, ProcessFailed, cases, migration, runner, setup, timers
 from caseflow.services import tasks as task_service
 from tests import factories
 from tests.conftest import DATA, ROOT, login
@@ -305,3 +305,43 @@ def test_a_screening_round_stuck_on_a_broken_class_model_moves_and_its_sheet_goe
     k1 = db.session.scalar(select(ScreeningClass).join(Klass).where(Klass.code == "K1"))
     assert k1.state != "open"  # the sheet went in and the class's screening went on
     assert audit.verify(db.session).ok
+
+
+def test_the_administrator_checks_and_moves_cases_and_rolls_back_on_the_web(client, broken):
+    from tests.conftest import csrf_token
+
+    stuck, healthy = broken.broken.process_version_id, broken.healthy.process_version_id
+    login(client, "admin")
+    html = client.get("/admin/processes").get_data(as_text=True)
+    assert "流程版本" in html and "<code>review_test</code>" in html
+    # new cases start on the broken version: roll back to the first from the page
+    assert "有 1 个运行中的实例仍在旧版本上" in html
+    answer = client.post(f"/admin/processes/versions/{healthy}/current",
+                         data={"csrf_token": csrf_token(html)})
+    assert answer.status_code == 302
+    assert runner.latest_version("review_test").id == healthy
+    [deployed] = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event_type == "process_deployed", AuditEvent.actor == "admin")).all()
+    assert json.loads(deployed.detail)["restored"] and deployed.actor_id == broken.admin.id
+    html = client.get("/admin/processes").get_data(as_text=True)
+    checked = client.post("/admin/processes/review_test/check",
+                          data={"csrf_token": csrf_token(html)}).get_data(as_text=True)
+    assert "迁移将会怎样" in checked and "可以迁移 (改动: Decide, Escalate)" in checked
+    assert db.session.get(WorkflowInstance, broken.broken.id).process_version_id == stuck
+    moved = client.post("/admin/processes/review_test/move",
+                        data={"csrf_token": csrf_token(html)})
+    text = moved.get_data(as_text=True)
+    assert moved.status_code == 200 and "迁移结果" in text and "已迁移 (改动" in text
+    assert "已迁移 1 个实例（共 1 个）；0 个保留原版本。" in text
+    instance = db.session.get(WorkflowInstance, broken.broken.id, populate_existing=True)
+    assert instance.process_version_id == healthy
+    [event] = _migrated_events()
+    assert event.actor == "admin" and event.actor_role == "admin"
+    # without a token nothing happens; nobody else sees the page
+    assert client.post("/admin/processes/review_test/move").status_code == 400
+    login(client, "counselor1")
+    assert client.get("/admin/processes").status_code == 404
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    assert client.post(f"/admin/processes/versions/{stuck}/current",
+                       data={"csrf_token": token}).status_code == 404
+    assert runner.latest_version("review_test").id == healthy

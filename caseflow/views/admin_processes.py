@@ -1,0 +1,68 @@
+"""The administrator's process versions: which version each process's cases run on, which
+one new cases start on, and moving running cases to a fixed version (流程版本).
+
+The same as `caseflow instances list | migrate` and a rollback deploy, for administrators
+without a shell on the server. Case numbers and counts only: no case content (SPEC).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from caseflow.services import NotFound, ServiceError, migration
+from caseflow.views import actor
+
+# administrators only: the route gate's ADMIN rule (caseflow/access_routes.py)
+bp = Blueprint("admin_processes", __name__, url_prefix="/admin/processes")
+
+
+def _page(process_id: str | None = None, moves: list[migration.Move] | None = None,
+          dry_run: bool = True) -> str:
+    shown: dict[str, list[migration.VersionCount]] = {}
+    for v in migration.versions():
+        shown.setdefault(v.process_id, []).append(v)
+    behind = {pid: sum(v.running for v in vs if not v.current) for pid, vs in shown.items()}
+    return render_template("admin/processes.html", processes=shown, behind=behind,
+                           process_id=process_id, moves=moves, dry_run=dry_run)
+
+
+@bp.get("")
+def index() -> str:
+    """List each process's deployed versions and the running instances on each."""
+    return _page()
+
+
+@bp.post("/<process_id>/check")
+def check(process_id: str) -> str:
+    """Say which running instances on older versions can move to the current one."""
+    return _page(process_id, _move(process_id, dry_run=True), dry_run=True)
+
+
+@bp.post("/<process_id>/move")
+def move(process_id: str) -> str:
+    """Move the running instances on older versions that fit the current one."""
+    moves = _move(process_id, dry_run=False)
+    moved = sum(1 for m in moves if m.moved)
+    flash(_("Moved %(moved)s of %(total)s instances; %(stayed)s stay on their version.",
+            moved=moved, total=len(moves), stayed=len(moves) - moved))
+    return _page(process_id, moves, dry_run=False)
+
+
+def _move(process_id: str, dry_run: bool) -> list[migration.Move]:
+    try:
+        return migration.move(process_id, actor("admin"), dry_run=dry_run)
+    except NotFound:
+        abort(404)
+
+
+@bp.post("/versions/<int:version_id>/current")
+def make_current(version_id: int) -> Response:
+    """Make new instances of the version's process start on it (audited as a deploy)."""
+    try:
+        line = migration.make_current(version_id, actor("admin"))
+    except (NotFound, ServiceError):
+        abort(404)
+    flash(line)
+    return redirect(url_for(".index"))
