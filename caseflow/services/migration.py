@@ -55,6 +55,7 @@ class VersionCount:
     deployed_at: datetime
     running: int
     current: bool  # new instances start on it
+    name: str | None = None  # the process's name in this version
 
 
 def versions(process_id: str | None = None) -> list[VersionCount]:
@@ -63,14 +64,15 @@ def versions(process_id: str | None = None) -> list[VersionCount]:
                .where(WorkflowInstance.process_version_id == ProcessVersion.id,
                       WorkflowInstance.status == "running").scalar_subquery())
     query = (select(ProcessVersion.process_id, ProcessVersion.id, ProcessVersion.source_hash,
-                    ProcessVersion.deployed_at, running, ProcessCurrent.version_id)
+                    ProcessVersion.deployed_at, running, ProcessCurrent.version_id,
+                    ProcessVersion.name)
              .outerjoin(ProcessCurrent, ProcessCurrent.process_id == ProcessVersion.process_id))
     if process_id is not None:
         query = query.where(ProcessVersion.process_id == process_id)
     rows = db.session.execute(query.order_by(ProcessVersion.process_id,
                                              ProcessVersion.id.desc())).all()
-    return [VersionCount(pid, vid, digest, at, count, vid == current)
-            for pid, vid, digest, at, count, current in rows]
+    return [VersionCount(pid, vid, digest, at, count, vid == current, name)
+            for pid, vid, digest, at, count, current, name in rows]
 
 
 def make_current(version_id: int, actor: Actor) -> str:
