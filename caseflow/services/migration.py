@@ -75,6 +75,16 @@ def versions(process_id: str | None = None) -> list[VersionCount]:
             for pid, vid, digest, at, count, current, name in rows]
 
 
+def behind(found: list[VersionCount]) -> dict[str, int]:
+    """Return, per process with any, how many running instances are on a version other
+    than the one new instances start on."""
+    counts: dict[str, int] = {}
+    for v in found:
+        if v.running and not v.current:
+            counts[v.process_id] = counts.get(v.process_id, 0) + v.running
+    return counts
+
+
 def make_current(version_id: int, actor: Actor) -> str:
     """Make new instances of its process start on a deployed version again (a rollback,
     or forward again after one); return what happened, in words. Audited as a deploy."""

@@ -20,13 +20,9 @@ bp = Blueprint("admin_faults", __name__, url_prefix="/admin/faults")
 @bp.get("")
 def index() -> str:
     """List the recorded process failures, newest first, the timers they hold up, and
-    which versions running instances are on (counts only)."""
+    the processes with running instances on an older version (counts only)."""
     page, size = page_arg(), page_size()
     failures, total = faults.recent(size, (page - 1) * size)
-    shown = [v for v in migration.versions() if v.running or v.current]
-    behind = {v.process_id: 0 for v in shown}
-    for v in shown:
-        behind[v.process_id] += 0 if v.current else v.running
     return render_template("admin/faults.html", failures=failures, total=total, page=page,
-                           pages=pages(total), held=faults.held_timers(), versions=shown,
-                           behind={pid: n for pid, n in behind.items() if n})
+                           pages=pages(total), held=faults.held_timers(),
+                           behind=migration.behind(migration.versions()))

@@ -20,11 +20,12 @@ bp = Blueprint("admin_processes", __name__, url_prefix="/admin/processes")
 
 def _page(process_id: str | None = None, moves: list[migration.Move] | None = None,
           dry_run: bool = True) -> str:
+    found = migration.versions()
     shown: dict[str, list[migration.VersionCount]] = {}
-    for v in migration.versions():
+    for v in found:
         shown.setdefault(v.process_id, []).append(v)
-    behind = {pid: sum(v.running for v in vs if not v.current) for pid, vs in shown.items()}
-    return render_template("admin/processes.html", processes=shown, behind=behind,
+    return render_template("admin/processes.html", processes=shown,
+                           behind=migration.behind(found),
                            process_id=process_id, moves=moves, dry_run=dry_run)
 
 
