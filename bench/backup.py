@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -60,6 +61,16 @@ def _fresh(url: str) -> None:
     admin.dispose()
 
 
+def bench_app(prefix: str, database_url: str | None) -> tuple[Path, Flask]:
+    """Return a temporary folder and an app on `database_url`, or on an SQLite file there."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["CASEFLOW_INSTANCE_PATH"] = str(folder / "instance")
+    url = database_url or f"sqlite:///{folder / 'bench.db'}"
+    # bench/load.py's key, so a database it seeded checks out here too
+    return folder, create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "load",
+                               "AUDIT_KEY": "load"})
+
+
 def run(folder: Path, runs: int, check_into: str | None) -> None:
     """Make and check `runs` backups into `folder`; print the figures."""
     made_s, check_s, made = [], [], None
@@ -94,12 +105,7 @@ def main() -> None:
     parser.add_argument("--check-into", metavar="URL",
                         help="PostgreSQL: a scratch database each dump is restored into")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="caseflow-bench-backup-"))
-    os.environ["CASEFLOW_INSTANCE_PATH"] = str(folder / "instance")
-    url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
-    # bench/load.py's key, so a database it seeded checks out here too
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "load",
-                      "AUDIT_KEY": "load"})
+    folder, app = bench_app("caseflow-bench-backup-", args.database_url)
     with app.app_context():
         seed(args.cases)
         run(folder, args.runs, args.check_into)

@@ -13,10 +13,8 @@ instances would take.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,9 +23,9 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.backup import seed  # noqa: E402
+from bench.backup import bench_app, seed  # noqa: E402
 from bench.stats import pct  # noqa: E402
-from caseflow import audit, create_app  # noqa: E402
+from caseflow import audit  # noqa: E402
 from caseflow.db import db  # noqa: E402
 from caseflow.models import WorkflowInstance  # noqa: E402
 from caseflow.services import migration, runner, setup  # noqa: E402
@@ -76,11 +74,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="caseflow-bench-migrate-"))
-    os.environ["CASEFLOW_INSTANCE_PATH"] = str(folder / "instance")
-    url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "load",
-                      "AUDIT_KEY": "load"})
+    _, app = bench_app("caseflow-bench-migrate-", args.database_url)
     with app.app_context():
         seed(args.cases)
         target = deploy_fix()
