@@ -23,7 +23,7 @@ from caseflow.audit import Actor
 from caseflow.db import db
 from caseflow.engine import migrating
 from caseflow.models import Case, ProcessCurrent, ProcessVersion, TaskRow, WorkflowInstance
-from caseflow.services import NotFound, ServiceError, runner, timers
+from caseflow.services import NotFound, ServiceError, runner, setup, timers
 from caseflow.services.runner import StaleInstance
 
 
@@ -94,16 +94,12 @@ def make_current(version_id: int, actor: Actor) -> str:
     current = db.session.get(ProcessCurrent, row.process_id)
     if current is not None and current.version_id == row.id:
         return f"unchanged {row.process_id} (version {row.id})"
-    if current is None:
-        db.session.add(ProcessCurrent(process_id=row.process_id, version_id=row.id))
-    else:
-        current.version_id, current.since = row.id, clock.now()
+    setup.set_current(row.process_id, row.id)
     audit.record("process_deployed", actor, detail={
         "process_id": row.process_id, "hash": row.source_hash, "version": row.id,
         "files": sorted(json.loads(row.sources)), "restored": True})
     db.session.commit()
-    return (f"restored {row.process_id} (version {row.id}, {row.source_hash[:12]}): "
-            "new instances start on it again")
+    return setup.restored_line(row.process_id, row.id, row.source_hash)
 
 
 def target_version(process_id: str, version_id: int | None) -> ProcessVersion:

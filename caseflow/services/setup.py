@@ -103,14 +103,25 @@ def _deploy(source: ProcessSource, by: str) -> str:
                                f"{source.source_hash[:12]})")
     else:
         detail["restored"] = True  # the files of an older version: it is current again
-        line = (f"restored {source.process_id} (version {known}, {source.source_hash[:12]}): "
-                f"new instances start on it again")
-    if current is None:
-        db.session.add(ProcessCurrent(process_id=source.process_id, version_id=known))
-    else:
-        current.version_id, current.since = known, clock.now()
+        line = restored_line(source.process_id, known, source.source_hash)
+    set_current(source.process_id, known)
     audit.record("process_deployed", audit.Actor(None, by), detail={**detail, "version": known})
     return line
+
+
+def set_current(process_id: str, version_id: int) -> None:
+    """Make new instances of a process start on one of its deployed versions."""
+    current = db.session.get(ProcessCurrent, process_id)
+    if current is None:
+        db.session.add(ProcessCurrent(process_id=process_id, version_id=version_id))
+    else:
+        current.version_id, current.since = version_id, clock.now()
+
+
+def restored_line(process_id: str, version_id: int, source_hash: str) -> str:
+    """Say that an older version is current again."""
+    return (f"restored {process_id} (version {version_id}, {source_hash[:12]}): "
+            "new instances start on it again")
 
 
 def deploy_processes(by: str, folder: str | Path | None = None) -> list[str]:
