@@ -255,6 +255,54 @@ def test_the_administrator_sees_which_versions_running_cases_are_on(client, brok
     assert "仍在旧版本上" not in html and "流程故障" in html
 
 
+def test_a_move_that_would_change_the_open_steps_is_refused_even_past_the_checks(
+        broken, monkeypatch):
+    # the last guard: were the checks to miss a change of kind, the open steps compare
+    from caseflow.engine import migrating
+
+    monkeypatch.setattr(migrating, "_check_changes", lambda *args: None)
+    text = re.sub(r'<bpmn:userTask id="Check" name="核查">.*?</bpmn:userTask>',
+                  '<bpmn:scriptTask id="Check" name="核查"><bpmn:incoming>F2</bpmn:incoming>'
+                  '<bpmn:outgoing>F3</bpmn:outgoing><bpmn:script>x = 1</bpmn:script>'
+                  '</bpmn:scriptTask>', GOOD.decode(), flags=re.S)
+    setup.deploy_sources({"review_test.bpmn": text.encode()}, "t")
+    state = db.session.get(WorkflowInstance, broken.healthy.id).state
+    moves = migration.move("review_test", ACTOR)
+    assert [m.blockers for m in moves] == [
+        ["the new version would change this case's open steps or timers"]] * 2
+    instance = db.session.get(WorkflowInstance, broken.healthy.id, populate_existing=True)
+    assert (instance.version, instance.state) == (1, state) and _migrated_events() == []
+
+
+def test_a_screening_round_stuck_on_a_broken_class_model_moves_and_its_sheet_goes_in(app):
+    # instances without a case: each class's screening in a round
+    from caseflow.models import Klass, ScreeningClass
+    from caseflow.services import screening, screening_import
+    from tests.factories import screening_sheet as xlsx
+
+    people = factories.deployed_org()
+    model = (ROOT / "bpmn" / "class_screening.bpmn").read_text(encoding="utf-8")
+    broken = model.replace(">len(followups) &gt; 0<",
+                           ">len(followups) &gt; 0 and followups[0]['x']<")
+    setup.deploy_sources({"class_screening.bpmn": broken.encode()}, "t")
+    screening.start_round(people.affairs, factories.actor(people.affairs))
+    later = (clock.now() + timedelta(days=2)).date().isoformat()
+    sheet = xlsx([["2024000101", "张三", "未能联系", None, None, "重点关注", "实习单位在外地",
+                   later]])
+    c1 = people.counselor1
+    with pytest.raises(ProcessFailed):
+        screening_import.import_sheet("K1", sheet, c1, factories.actor(c1))
+    setup.deploy_sources({"class_screening.bpmn": model.encode()}, "t")  # the fix
+    moves = migration.move("class_screening", ACTOR)
+    assert len(moves) == 3 and all(m.moved and m.case_number is None for m in moves)
+    assert all(m.changed == ["any_followups"] for m in moves)
+    result = screening_import.import_sheet("K1", sheet, c1, factories.actor(c1))
+    assert result.entries == 1
+    k1 = db.session.scalar(select(ScreeningClass).join(Klass).where(Klass.code == "K1"))
+    assert k1.state != "open"  # the sheet went in and the class's screening went on
+    assert audit.verify(db.session).ok
+
+
 def test_the_administrator_checks_and_moves_cases_and_rolls_back_on_the_web(client, broken):
     from tests.conftest import csrf_token
 
