@@ -11,13 +11,16 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from caseflow.cli_common import cannot_open, cli_actor, remember_database
+
+if TYPE_CHECKING:
+    from caseflow.services.health import Health
 
 
 def register(app: Flask) -> None:
@@ -244,7 +247,7 @@ def health(as_json: bool, ready: bool) -> None:
     sys.exit(0 if result.ok else 1)
 
 
-def _timers_and_backup(result: Any) -> str:
+def _timers_and_backup(result: Health) -> str:
     overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
     age = result.backup_age_seconds
     return (f"; overdue timers: {overdue}; last backup: "

@@ -66,27 +66,28 @@ def plan(run: Run, target: ParsedProcess) -> MigrationPlan:
     return result
 
 
-def migrate(run: Run, target: ParsedProcess) -> tuple[Run, MigrationPlan]:
-    """Return `run` moved onto `target` (the same Run's workflow, changed in place).
+def migrate(run: Run, target: ParsedProcess) -> tuple[Run | None, MigrationPlan]:
+    """Move `run` onto `target` if it can; return the moved Run (None if not) and the plan.
 
-    Raises ValueError, naming the reasons, when `plan` finds it cannot move, or when the
-    moved instance's open steps or waiting timers would differ from before (the caller
-    then throws the changed Run away).
+    The workflow is changed in place only once `plan` allows the move. If the moved
+    instance's open steps or waiting timers would differ from before (the checks should
+    make that impossible), the plan gets that reason and None comes back: the caller
+    throws the changed Run away.
     """
     result = plan(run, target)
     if not result.possible:
-        raise ValueError("; ".join(result.blockers))
+        return None, result
     before = _open(run)
-    pairs = list(_workflows(run, target, result))
-    for workflow, spec in pairs:
+    for workflow, spec in _workflows(run, target, result):
         diff = _diff(workflow.spec, spec)
         workflow.spec = spec
         for task in workflow.tasks.values():
             task.task_spec = diff.alignment[task.task_spec]
     run.workflow.subprocess_specs = target.subprocess_specs
     moved = Run(run.workflow, target)
-    if _open(moved) != before:  # the checks above should make this impossible: make sure
-        raise ValueError("the new version would change this case's open steps or timers")
+    if _open(moved) != before:
+        result.blockers.append("the new version would change this case's open steps or timers")
+        return None, result
     return moved, result
 
 

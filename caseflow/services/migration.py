@@ -171,16 +171,13 @@ def _check_and_move(instance: WorkflowInstance, result: Move, actor: Actor,
                     dry_run: bool) -> None:
     loaded_version, target = instance.version, runner.parsed(result.to_version)
     run = runner.load(instance)
-    found = migrating.plan(run, target)
+    moved, found = ((None, migrating.plan(run, target)) if dry_run
+                    else migrating.migrate(run, target))
     result.changed, result.blockers = found.changed, found.blockers
-    if dry_run or not found.possible:
+    if moved is None:  # a dry run, or it cannot move: the Run is dropped with the session
         return
     try:
-        moved, _ = migrating.migrate(run, target)
         runner.lock_instance(instance.id, loaded_version)
-    except ValueError as exc:  # the changed Run is dropped with the session's objects
-        result.blockers.append(str(exc))
-        return
     except StaleInstance:  # rolled back: a step or a timer went first
         result.blockers.append("someone changed this case while it was being moved: run "
                                "the command again")
@@ -196,8 +193,9 @@ def _write(instance: WorkflowInstance, state: str, result: Move, actor: Actor) -
     db.session.execute(update(TaskRow).where(
         TaskRow.instance_id == instance.id, TaskRow.state == "ready")
         .values(process_version_id=result.to_version))
+    released = timers.unhold(instance.id, now)
     audit.record("process_migrated", actor, case_id=instance.case_id, detail={
         "process": runner.parsed(result.to_version).process_id, "instance": instance.id,
         "from_version": result.from_version, "to_version": result.to_version,
-        "changed": result.changed, "timers_released": timers.unhold(instance.id, now)})
+        "changed": result.changed, "timers_released": released})
     db.session.commit()

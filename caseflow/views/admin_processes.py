@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from caseflow.services import NotFound, ServiceError, migration
+from caseflow.services import NotFound, migration
 from caseflow.views import actor
 
 # administrators only: the route gate's ADMIN rule (caseflow/access_routes.py)
@@ -63,7 +63,7 @@ def make_current(version_id: int) -> Response:
     """Make new instances of the version's process start on it (audited as a deploy)."""
     try:
         line = migration.make_current(version_id, actor("admin"))
-    except (NotFound, ServiceError):
+    except NotFound:
         abort(404)
     flash(line)
     return redirect(url_for(".index"))
