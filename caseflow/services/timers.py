@@ -10,8 +10,6 @@ once because firing is part of the instance's versioned state change.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -31,7 +29,6 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 BATCH = 50
 ATTEMPTS = 3
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def claim_due(now: datetime, limit: int = BATCH, lease: timedelta = LEASE) -> list[int]:
@@ -49,14 +46,26 @@ def claim_due(now: datetime, limit: int = BATCH, lease: timedelta = LEASE) -> li
     return sorted(set(rows))
 
 
-def _release(instance_ids: list[int], until: datetime | None = None) -> None:
+def _release(instance_ids: list[int], until: datetime | None = None,
+             ours: datetime | None = None) -> None:
     """Give up the leases on these instances' timers, so any worker may take them now; or,
-    with `until`, keep them from every worker until then (a failed model)."""
+    with `until`, keep them from every worker until then (a failed model). With `ours`,
+    only the leases that still run until then: those this worker took."""
     t = TimerRow.__table__
-    db.session.connection().execute(
-        update(t).where(t.c.instance_id.in_(instance_ids), t.c.state == "waiting")
-        .values(lease_until=until))
+    where = [t.c.instance_id.in_(instance_ids), t.c.state == "waiting"]
+    if ours is not None:
+        where.append(t.c.lease_until == ours)
+    db.session.connection().execute(update(t).where(*where).values(lease_until=until))
     db.session.commit()
+
+
+def _give_back(stranded: dict[datetime, list[int]]) -> None:
+    """Release the leases a round took and could not use because the database went away,
+    so their timers fire now instead of when the lease runs out; forget them once done."""
+    for lease_until in list(stranded):
+        _release(stranded[lease_until], ours=lease_until)
+        log.info("gave back the leases on %d instances after the database returned",
+                 len(stranded.pop(lease_until)))
 
 
 def held(now: datetime) -> ColumnElement[bool]:
@@ -111,11 +120,14 @@ def _fire_once(instance_id: int, now: datetime) -> int:
     return len(fired)
 
 
-def fire_due(now: datetime | None = None, stop: threading.Event | None = None) -> int:
+def fire_due(now: datetime | None = None, stop: threading.Event | None = None,
+             stranded: dict[datetime, list[int]] | None = None) -> int:
     """Fire every timer due at `now` (default: the clock's now); return how many fired.
 
     Claims batches until none is left. An instance that keeps failing keeps its lease, so
-    it is tried again when the lease runs out; a lost database connection stops the round.
+    it is tried again when the lease runs out; a lost database connection stops the round,
+    and the instances it had claimed but not fired go into `stranded` (lease: ids) for
+    the worker to give back once the database answers again.
     When `stop` is set, the instance in hand is finished and the leases on the rest are
     given back, so another worker fires them at once instead of after the lease.
     """
@@ -127,9 +139,14 @@ def fire_due(now: datetime | None = None, stop: threading.Event | None = None) -
             if stop.is_set():
                 _release(ids[i:])
                 return total
-            # the later of the round's time and the real time: a timer that falls due while
-            # the round runs fires too, and its fired_at says when it really fired
-            total += _fire_guarded(instance_id, max(now, clock.now()))
+            try:
+                # the later of the round's time and the real time: a timer that falls due
+                # while the round runs fires too, and its fired_at says when it really fired
+                total += _fire_guarded(instance_id, max(now, clock.now()))
+            except OperationalError:
+                if stranded is not None:
+                    stranded.setdefault(now + LEASE, []).extend(ids[i:])
+                raise
     return total
 
 
@@ -175,9 +192,11 @@ def run_worker(interval: float, once: bool = False,
     stop = stop or threading.Event()
     sleep = sleep or stop.wait
     fired, backoff = 0, interval
+    stranded: dict[datetime, list[int]] = {}
     while not stop.is_set():
         try:
-            fired += fire_due(clock.now(), stop=stop)
+            _give_back(stranded)
+            fired += fire_due(clock.now(), stop=stop, stranded=stranded)
             if stop.is_set():
                 break
             _discovery_job_guarded()

@@ -12,6 +12,7 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 
 from caseflow import audit, clock
@@ -151,3 +152,33 @@ def test_a_refused_write_while_firing_is_retried_after_the_lease(app, people):
     db.session.commit()
     assert timers.fire_due(later + timers.LEASE + timedelta(seconds=1)) == 1
     assert events("timer_fired") == 1
+
+
+def test_a_lost_connection_mid_round_gives_back_only_this_workers_unused_leases(
+        app, people, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    mine = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(3)]
+    later = clock.now() + timedelta(hours=3)
+    real = timers.fire_instance
+
+    def connection_lost_at_the_second(instance_id, now):
+        if instance_id == mine[1]:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        return real(instance_id, now)
+
+    monkeypatch.setattr(timers, "fire_instance", connection_lost_at_the_second)
+    stranded: dict = {}
+    with pytest.raises(OperationalError):
+        timers.fire_due(later, stranded=stranded)
+    assert stranded == {later + timers.LEASE: mine[1:]}  # the first one fired
+    other = start_review(people.class1.id, people.counselor1.id)[0]
+    assert timers.claim_due(later + timedelta(seconds=1)) == [other]  # another worker's lease
+    timers._give_back(stranded)
+    assert stranded == {}
+    leased = dict(db.session.execute(select(TimerRow.instance_id, TimerRow.lease_until)
+                                     .where(TimerRow.state == "waiting")).all())
+    assert leased[mine[1]] is None and leased[mine[2]] is None  # any worker may fire them now
+    assert leased[other] is not None  # not this worker's to give back
+    monkeypatch.setattr(timers, "fire_instance", real)
+    assert timers.fire_due(later) == 2 and events("timer_fired") == 3

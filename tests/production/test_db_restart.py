@@ -1,0 +1,194 @@
+"""PostgreSQL restarts under a running app and worker (maintenance, a crash, a failover):
+while it is down people get the "try again" page and the worker backs off; once it is back
+both carry on by themselves, on the same pooled engine, with nothing lost or doubled.
+
+These tests start a PostgreSQL cluster of their own, since they stop and start it."""
+
+from __future__ import annotations
+
+import glob
+import subprocess
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from caseflow import audit, clock
+from caseflow.db import db
+from caseflow.models import AuditEvent, TaskRow, TimerRow
+from caseflow.services import setup, timers
+from tests.conftest import _make_app, login, unavailable
+from tests.production.support import events, start_review, version
+from tests.production.test_db_errors import _assert_try_again, _form
+
+pytestmark = pytest.mark.database("postgresql")
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
+
+
+class Server:
+    """A throw-away PostgreSQL cluster this test may stop and start."""
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins:
+            unavailable("PostgreSQL server binaries are missing (apt-get install postgresql)")
+        self.bin = bins[-1]
+        out = subprocess.run([str(SCRIPT), "start"], check=True, capture_output=True,
+                             text=True, timeout=120).stdout
+        env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+        self.dir = env["PGCLUSTER_DIR"]
+        self.url = env["CASEFLOW_TEST_DATABASE_URL"].strip("'")
+
+    def _pg_ctl(self, *args: str) -> None:
+        command = [f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-w", *args]
+        if Path("/proc/self").stat().st_uid == 0:  # initdb and pg_ctl refuse to run as root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def stop(self) -> None:
+        """Stop the server the way a restart does: open connections are cut."""
+        self._pg_ctl("-m", "fast", "stop")
+
+    def start(self) -> None:
+        self._pg_ctl("-l", f"{self.dir}/server.log", "-o",
+                     f"-k {self.dir} -c listen_addresses='' -c fsync=off", "start")
+
+    def remove(self) -> None:
+        subprocess.run([str(SCRIPT), "stop", self.dir], check=True, timeout=60)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    found = Server()
+    yield found
+    found.remove()
+
+
+@pytest.fixture
+def app(tmp_path: Path, server: Server) -> Iterator[Flask]:
+    """The app on the test's own cluster (this overrides the shared test database)."""
+    flask_app = _make_app(tmp_path, server.url)
+    with flask_app.app_context():
+        setup.migrate_database()
+        yield flask_app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_app_gives_try_again_while_the_server_is_down_and_carries_on_after(
+        app, client, people, server):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    assert client.get("/").status_code == 200  # the pool now holds live connections
+    form = _form(client, task_id, needs_approval="on")
+    db.session.close()  # the test's own session gives its connection back to the pool
+    server.stop()
+    _assert_try_again(client.get("/"))
+    _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
+    server.start()
+    db.session.rollback()
+    assert version(instance_id) == 1  # the refused submission saved nothing
+    assert client.get("/").status_code == 200  # same engine: its dead connections replaced
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    assert client.post(f"/tasks/{task_id}", data=form).status_code != 500  # no double
+    db.session.expire_all()
+    assert db.session.get(TaskRow, task_id).state == "completed"
+    assert version(instance_id) == 2
+    assert events("task_completed") == 1
+    assert audit.verify(db.session).ok
+
+
+def test_the_worker_backs_off_while_the_server_is_down_and_fires_once_it_is_back(
+        app, people, server):
+    ids = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(3)]
+    clock.advance(timedelta(hours=3))  # the review timers are due
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            server.start()
+        elif len(pauses) == 3:
+            raise KeyboardInterrupt
+
+    assert timers.next_due(clock.now()) is not None  # the worker's engine is connected
+    db.session.close()
+    server.stop()
+    with pytest.raises(KeyboardInterrupt):
+        timers.run_worker(1.0, sleep=sleep)
+    assert pauses[:2] == [2.0, 4.0]  # backed off while down, then a normal round
+    assert pauses[2] <= 1.0
+    db.session.rollback()
+    assert events("timer_fired") == 3 and all(version(i) == 2 for i in ids)
+    assert db.session.scalar(select(func.count(TimerRow.id))
+                             .where(TimerRow.state == "fired")) == 3
+    assert db.session.scalar(select(func.count(AuditEvent.id))
+                             .where(AuditEvent.event_type == "timer_fired")) == 3
+    assert audit.verify(db.session).ok
+
+
+def test_a_completion_cut_off_by_the_server_going_down_saves_nothing_and_goes_through_after(
+        app, client, people, server, monkeypatch):
+    from caseflow.services import runner
+
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id, needs_approval="on")
+    before = db.session.scalar(select(func.count(AuditEvent.id)))
+    db.session.close()
+    real = runner._record_events
+
+    def record_then_lose_the_server(*args, **kwargs):
+        real(*args, **kwargs)
+        db.session.flush()  # every row of the step is written, not yet committed...
+        server.stop()  # ...when the server goes away
+
+    monkeypatch.setattr(runner, "_record_events", record_then_lose_the_server)
+    _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
+    monkeypatch.setattr(runner, "_record_events", real)
+    server.start()
+    assert version(instance_id) == 1
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == before
+    assert db.session.get(TaskRow, task_id).state == "ready"
+    db.session.close()
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    db.session.expire_all()
+    assert version(instance_id) == 2 and events("task_completed") == 1
+    assert audit.verify(db.session).ok
+
+
+def test_leases_a_worker_held_when_the_server_went_down_are_given_back_when_it_returns(
+        app, people, server, monkeypatch):
+    ids = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(3)]
+    clock.advance(timedelta(hours=3))
+    db.session.close()
+    real, lost = timers.fire_instance, []
+
+    def lose_the_server_first(instance_id, now):
+        if not lost:
+            lost.append(instance_id)
+            server.stop()
+        return real(instance_id, now)
+
+    monkeypatch.setattr(timers, "fire_instance", lose_the_server_first)
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:  # down for two rounds: the give-back itself waits too
+            server.start()
+        elif len(pauses) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        timers.run_worker(1.0, sleep=sleep)
+    assert pauses[:2] == [2.0, 4.0]  # the round broke off, and the server was still down
+    db.session.rollback()
+    # the next round, well inside the 60 s lease, fired all three: no timer waited for it
+    assert events("timer_fired") == 3 and all(version(i) == 2 for i in ids)
+    assert db.session.scalar(select(func.count(TimerRow.id)).where(
+        TimerRow.state == "waiting", TimerRow.lease_until.is_not(None))) == 0
+    assert audit.verify(db.session).ok
