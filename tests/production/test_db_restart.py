@@ -7,7 +7,11 @@ These tests start a PostgreSQL cluster of their own, since they stop and start i
 from __future__ import annotations
 
 import glob
+import signal
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +27,8 @@ from caseflow.services import setup, timers
 from tests.conftest import _make_app, login, unavailable
 from tests.production.support import events, start_review, version
 from tests.production.test_db_errors import _assert_try_again, _form
+from tests.production.test_serve import _free_port, _get
+from tests.production.test_worker import CASEFLOW, _env, _overdue_victims
 
 pytestmark = pytest.mark.database("postgresql")
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
@@ -192,3 +198,50 @@ def test_leases_a_worker_held_when_the_server_went_down_are_given_back_when_it_r
     assert db.session.scalar(select(func.count(TimerRow.id)).where(
         TimerRow.state == "waiting", TimerRow.lease_until.is_not(None))) == 0
     assert audit.verify(db.session).ok
+
+
+def _wait_for(check, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.1)
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_gunicorn_and_the_worker_command_ride_out_a_server_restart(
+        app, people, server, tmp_path):
+    port = _free_port()
+    ready = f"http://127.0.0.1:{port}/readyz"
+    env = _env(tmp_path)
+    web = subprocess.Popen([CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = (tmp_path / "worker.log").open("w+")
+    worker = subprocess.Popen([CASEFLOW, "worker", "--interval", "1"], env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: _get(ready, time.monotonic() + 60) == 200, "the app")
+        db.session.rollback()  # the test's own session holds no connection across the stop
+        server.stop()
+        assert all(_status(ready) == 503 for _ in range(6))  # each gunicorn worker says so
+        _wait_for(lambda: "database unavailable" in Path(log.name).read_text(), "the worker")
+        server.start()
+        assert all(_status(ready) == 200 for _ in range(10))
+        _overdue_victims(people, 1)  # a victim case whose 30-minute escalation is due
+
+        def fired() -> bool:
+            db.session.rollback()
+            return events("timer_fired") == 1
+        _wait_for(fired, "the escalation to fire")
+        assert worker.poll() is None and web.poll() is None  # neither had to be restarted
+    finally:
+        for process in (worker, web):
+            process.send_signal(signal.SIGTERM)
+        codes = [worker.wait(timeout=45), web.wait(timeout=45)]
+    assert codes == [0, 0], Path(log.name).read_text()
