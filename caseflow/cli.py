@@ -182,6 +182,8 @@ def worker(once: bool, interval: float) -> None:
     from caseflow.services import timers
 
     app = _app()
+    with app.app_context():
+        _refuse_a_schema_not_ours()  # else every round would fail on a missing table
     _log_info_to_stderr()
     stop = _stop_on_signal()
     if not once:
@@ -294,12 +296,10 @@ def _warm_up(app: Flask) -> None:
     leaves their memory pages shared between the workers.
     """
     from caseflow.db import db
-    from caseflow.services import health, runner
+    from caseflow.services import runner
 
     with app.app_context():
-        _, problems = health.schema_state()
-        if problems:
-            raise click.ClickException("; ".join(problems))
+        _refuse_a_schema_not_ours()
         runner.warm_up()
         db.session.remove()
         db.engine.dispose()  # no connection of the master's may reach a worker
@@ -307,6 +307,15 @@ def _warm_up(app: Flask) -> None:
         app.jinja_env.get_template(name)
     gc.collect()
     gc.freeze()
+
+
+def _refuse_a_schema_not_ours() -> None:
+    """Stop with the problem in words if the database's schema is not this code's."""
+    from caseflow.services import health
+
+    _, problems = health.schema_state()
+    if problems:
+        raise click.ClickException("; ".join(problems))
 
 
 def _describe_db(app: Flask) -> str:

@@ -11,6 +11,8 @@ import types
 import urllib.parse
 import urllib.request
 
+import pytest
+
 from caseflow.cli import _stop_promptly_while_booting
 from caseflow.db import db
 from tests.production.test_worker import CASEFLOW, _env
@@ -108,10 +110,12 @@ def test_a_worker_stopped_while_it_boots_ends_at_once_not_after_the_graceful_tim
     assert os.waitstatus_to_exitcode(_boot_worker(False, False)) == 3  # no stop: it boots on
 
 
-def test_serve_refuses_a_database_without_caseflow_schema(app, tmp_path):
+@pytest.mark.parametrize("command", [["serve", "--bind", "127.0.0.1:0"], ["worker"]])
+def test_serve_and_worker_refuse_a_database_without_caseflow_schema(app, tmp_path, command):
     env = {**_env(tmp_path), "CASEFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
-    done = subprocess.run([CASEFLOW, "serve", "--bind", f"127.0.0.1:{_free_port()}"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([CASEFLOW, *command], env=env, capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 1
     assert "the database has no caseflow schema: run `caseflow init-db`" in done.stderr
     assert "Booting worker" not in done.stdout + done.stderr
+    assert "firing due timers" not in done.stdout
