@@ -205,7 +205,8 @@ def run_worker(interval: float, once: bool = False,
         except DBAPIError as exc:
             db.session.rollback()
             backoff = pause = min(backoff * 2, 60.0)
-            log.warning("database unavailable (%s); retrying in %.0f s", exc.orig, backoff)
+            trouble = "unavailable" if isinstance(exc, OperationalError) else "refused"
+            log.warning("database %s (%s); retrying in %.0f s", trouble, exc.orig, backoff)
             if once:
                 raise
         if once:

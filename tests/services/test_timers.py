@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from caseflow import audit, clock
 from caseflow.db import db
@@ -55,19 +55,24 @@ def test_fire_due_fires_once_and_only_when_due(instance, travel):
     assert _fired() == 1
 
 
-def test_worker_backs_off_while_the_database_is_down(instance, monkeypatch):
+def test_worker_backs_off_while_the_database_is_down(instance, monkeypatch, caplog):
     calls, sleeps = [], []
 
     def failing(now=None, stop=None, stranded=None):
         calls.append(now)
-        if len(calls) < 3:
+        if len(calls) == 1:
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        if len(calls) == 2:
+            raise ProgrammingError("SELECT", {}, Exception('relation "timer" does not exist'))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(timers, "fire_due", failing)
     with pytest.raises(KeyboardInterrupt):
         timers.run_worker(2.0, sleep=sleeps.append)
     assert sleeps == [4.0, 8.0]  # growing delays, no crash
+    assert [r.getMessage() for r in caplog.records if r.name == timers.__name__] == [
+        "database unavailable (server closed the connection); retrying in 4 s",
+        'database refused (relation "timer" does not exist); retrying in 8 s']
 
 
 def test_a_failing_discovery_job_does_not_stop_the_timers(instance, travel, monkeypatch,
