@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import os
 import signal
@@ -28,10 +27,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(main, "caseflow")
 
 
-def _app() -> Flask:
+def _app(overrides: dict[str, Any] | None = None) -> Flask:
     from caseflow import create_app
 
-    app = create_app()
+    app = create_app(overrides)
     remember_database(app)
     return app
 
@@ -180,10 +179,11 @@ def bpmn_render(file: str, output: str | None) -> None:
 def worker(once: bool, interval: float) -> None:
     """Fire due timers (escalations, waits, retries); SIGTERM or Ctrl-C stops it cleanly."""
     from caseflow.services import timers
+    from caseflow.serving import refuse_a_schema_not_ours
 
     app = _app()
     with app.app_context():
-        _refuse_a_schema_not_ours()  # else every round would fail on a missing table
+        refuse_a_schema_not_ours()  # else every round would fail on a missing table
     _log_info_to_stderr()
     stop = _stop_on_signal()
     if not once:
@@ -271,100 +271,28 @@ def _timers_and_backup(result: Health) -> str:
 @_database_errors
 def serve(bind: str, workers: int, threads: int, timeout: int, access_log: str | None) -> None:
     """Serve caseflow under gunicorn (production); run `caseflow worker` beside it."""
-    app = _app()
-    _warm_up(app)
+    from caseflow import serving
+
+    app = _app({"SQLALCHEMY_ENGINE_OPTIONS": serving.pool_options(threads, timeout)})
+    with app.app_context():
+        warning = serving.connection_budget(workers, threads)
+    if warning:
+        click.echo(warning, err=True)
+    serving.warm_up(app)
     click.echo(f"caseflow on http://{bind}/ with {workers} workers x {threads} threads "
                f"(database: {_describe_db(app)})")
-    _run_gunicorn(app, {"bind": bind, "workers": workers, "threads": threads,
-                        "worker_class": "gthread" if threads > 1 else "sync",
-                        "timeout": timeout, "preload_app": True, "accesslog": access_log,
-                        "access_log_format": ACCESS_LOG_FORMAT, "errorlog": "-",
-                        "post_fork": _after_fork(app)})
-
-
-# The path without its query string: a search or a `next=` may carry a student's name.
-ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-
-
-def _warm_up(app: Flask) -> None:
-    """Do once in the master what every worker would do on its first requests; refuse a
-    database whose schema is not this code's (empty, behind or newer).
-
-    The workers fork from here: they share the parsed process specs and compiled
-    templates, and `gc.freeze` keeps these long-lived objects out of every later garbage
-    collection (full collections of a worker's heap were most of its GC time) and
-    leaves their memory pages shared between the workers.
-    """
-    from caseflow.db import db
-    from caseflow.services import runner
-
-    with app.app_context():
-        _refuse_a_schema_not_ours()
-        runner.warm_up()
-        db.session.remove()
-        db.engine.dispose()  # no connection of the master's may reach a worker
-    for name in app.jinja_env.list_templates():
-        app.jinja_env.get_template(name)
-    gc.collect()
-    gc.freeze()
-
-
-def _refuse_a_schema_not_ours() -> None:
-    """Stop with the problem in words if the database's schema is not this code's."""
-    from caseflow.services import health
-
-    _, problems = health.schema_state()
-    if problems:
-        raise click.ClickException("; ".join(problems))
+    serving.run_gunicorn(app, {"bind": bind, "workers": workers, "threads": threads,
+                               "worker_class": "gthread" if threads > 1 else "sync",
+                               "timeout": timeout, "preload_app": True,
+                               "accesslog": access_log,
+                               "access_log_format": serving.ACCESS_LOG_FORMAT,
+                               "errorlog": "-", "post_fork": serving.after_fork(app)})
 
 
 def _describe_db(app: Flask) -> str:
     from caseflow.dbcheck import describe_url
 
     return describe_url(app.config["SQLALCHEMY_DATABASE_URI"])
-
-
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
-
-
-def _after_fork(app: Flask) -> Callable[..., None]:
-    def post_fork(server: Any, worker: Any) -> None:
-        _stop_promptly_while_booting(server)
-        # connections opened before the fork belong to the master: never share them
-        from caseflow.db import db
-
-        with app.app_context():
-            db.engine.dispose(close=False)
-
-    return post_fork
-
-
-def _stop_promptly_while_booting(server: Any) -> None:
-    """Let a stop signal end a worker that has not installed its own handlers yet.
-
-    Until then the worker runs the master's handler, which only queues the signal in
-    the worker's copy of the master: the stop is lost and shutdown waits the whole
-    graceful timeout before the master kills the worker.
-    """
-    for stop in _STOP_SIGNALS:
-        signal.signal(stop, signal.SIG_DFL)
-    if any(queued in _STOP_SIGNALS for queued in server.SIG_QUEUE):
-        sys.exit(0)
-
-
-def _run_gunicorn(app: Flask, options: dict[str, Any]) -> None:
-    """Run gunicorn on the already-built app (preloaded once, forked into the workers)."""
-    from gunicorn.app.base import BaseApplication
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return app
-
-    Server().run()
 
 
 @main.command("demo")

@@ -21,13 +21,16 @@ ENV_KEYS = {
 }
 
 ROOT = Path(__file__).resolve().parent.parent
+# a pooled connection is checked before use: one the database server cut (a restart) is
+# replaced instead of failing the request
+ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
 
 
 def defaults(instance_path: Path) -> dict[str, Any]:
     """Return the built-in defaults (a SQLite file under instance/)."""
     return {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'caseflow.db'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": dict(ENGINE_OPTIONS),
         "BPMN_DIR": str(ROOT / "bpmn"),
         "SCHOOL_NAME": "示范职业技术学院",
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -187,10 +187,13 @@ def _school_name() -> str:
 
 
 def register_database_errors(app: Flask) -> None:
-    """Answer a database that is unreachable or refuses a write with a "try again" page."""
+    """Answer a database that is unreachable or refuses a write, or a pool with no free
+    connection in time, with a "try again" page."""
     from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as NoFreeConnection
 
     app.register_error_handler(DBAPIError, _database_error_page)
+    app.register_error_handler(NoFreeConnection, _database_error_page)
 
 
 def _database_error_page(error: Any) -> Any:

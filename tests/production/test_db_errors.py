@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from caseflow.db import db
 from caseflow.models import AuditEvent, Notification, TaskRow
-from tests.conftest import _make_app, login
+from tests.conftest import IsolatedClient, _make_app, login
 from tests.production.support import start_review, version
 
 UNREACHABLE = "postgresql+psycopg://caseflow@127.0.0.1:1/caseflow?connect_timeout=2"
@@ -192,3 +192,23 @@ def test_the_database_timeouts_must_be_whole_seconds(tmp_path):
             config.build(tmp_path, None, {"CASEFLOW_DB_LOCK_TIMEOUT_SECONDS": bad})
     built = config.build(tmp_path, None, {"CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "60"})
     assert (built["DB_LOCK_TIMEOUT_SECONDS"], built["DB_IDLE_IN_TRANSACTION_SECONDS"]) == (10, 60)
+
+
+def test_no_free_connection_in_time_gives_try_again_not_an_error_page(app, client, people,
+                                                                      tmp_path):
+    url = db.engine.url.render_as_string(hide_password=False)
+    busy = _make_app(tmp_path / "busy", url, SQLALCHEMY_ENGINE_OPTIONS={
+        "pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2})
+    login(client, "counselor1")
+    busy.test_client_class = IsolatedClient
+    busy_client = busy.test_client()
+    busy_client.set_cookie("session", client.get_cookie("session").value)
+    with busy.app_context():
+        engine = db.engine
+    held = engine.connect()  # every connection of the pool is in use
+    try:
+        _assert_try_again(busy_client.get("/"))
+    finally:
+        held.close()
+    assert busy_client.get("/").status_code == 200  # still signed in, and served
+    engine.dispose()

@@ -12,9 +12,12 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from sqlalchemy import text
 
-from caseflow.cli import _stop_promptly_while_booting
+from caseflow import serving
 from caseflow.db import db
+from caseflow.serving import stop_promptly_while_booting
+from tests.conftest import _make_app
 from tests.production.test_worker import CASEFLOW, _env
 
 
@@ -94,7 +97,7 @@ def _boot_worker(stop_before_hook: bool, stop_after_hook: bool) -> int:
         if stop_before_hook:
             os.kill(os.getpid(), signal.SIGTERM)
         try:
-            _stop_promptly_while_booting(server)
+            stop_promptly_while_booting(server)
         except SystemExit:
             os._exit(0)
         if stop_after_hook:
@@ -119,3 +122,46 @@ def test_serve_and_worker_refuse_a_database_without_caseflow_schema(app, tmp_pat
     assert "the database has no caseflow schema: run `caseflow init-db`" in done.stderr
     assert "Booting worker" not in done.stdout + done.stderr
     assert "firing due timers" not in done.stdout
+
+
+def test_each_serving_process_keeps_a_connection_per_thread(app, tmp_path):
+    url = db.engine.url.render_as_string(hide_password=False)
+    served = _make_app(tmp_path / "served", url,
+                       SQLALCHEMY_ENGINE_OPTIONS=serving.pool_options(threads=8, timeout=30))
+    with served.app_context():
+        pool = db.engine.pool
+        assert (pool.size(), pool.timeout()) == (8, 10)
+        held = [db.engine.connect() for _ in range(8 + serving.SPARE_CONNECTIONS)]
+        assert all(c.execute(text("SELECT 1")).scalar_one() == 1 for c in held)
+        for c in held:
+            c.close()
+        db.engine.dispose()
+
+
+def test_the_connection_budget_is_checked_against_the_server(app):
+    if db.engine.dialect.name != "postgresql":
+        assert serving.connection_budget(64, 64) is None  # SQLite: no server to ask
+        return
+    allowed = (int(db.session.execute(text("SHOW max_connections")).scalar_one())
+               - int(db.session.execute(text("SHOW superuser_reserved_connections"))
+                     .scalar_one()))
+    assert serving.connection_budget(2, 4) is None
+    warning = serving.connection_budget(64, 64)
+    assert warning.startswith("warning: 64 workers x (64 threads + 2 spare) may open 4224 "
+                              f"database connections, and this PostgreSQL server takes "
+                              f"{allowed} for everything together")
+
+
+@pytest.mark.database("postgresql")
+def test_serve_warns_when_its_workers_could_exhaust_the_servers_connections(app, tmp_path):
+    port = _free_port()
+    server = subprocess.Popen([CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}", "--workers",
+                               "4", "--threads", "64"], env=_env(tmp_path),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert _get(f"http://127.0.0.1:{port}/readyz", time.monotonic() + 60) == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=45)
+    assert "warning: 4 workers x (64 threads + 2 spare) may open 264 database connections" \
+        in output

@@ -1,0 +1,136 @@
+"""`caseflow serve`'s machinery: warm the app up before forking, size its connection pool,
+and run it under gunicorn."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import Flask
+
+SPARE_CONNECTIONS = 2
+
+
+def pool_options(threads: int, timeout: int) -> dict[str, Any]:
+    """Return the engine options for a worker process serving `threads` requests at once.
+
+    A request holds one connection: keep one per thread (and two spare), so no request
+    waits for another's; should one wait anyway (a stuck thread), it waits a third of
+    gunicorn's timeout at most and then gets "try again" rather than being killed.
+    """
+    from caseflow import config
+
+    return {**config.ENGINE_OPTIONS, "pool_size": threads, "max_overflow": SPARE_CONNECTIONS,
+            "pool_timeout": max(1, timeout // 3)}
+
+
+def connection_budget(workers: int, threads: int) -> str | None:
+    """Say so when the workers' pools could open more connections than PostgreSQL allows.
+
+    Needs an app context. Other app servers, timer workers and tools connect too, so this
+    catches only a configuration that cannot work even on its own.
+    """
+    from sqlalchemy import text
+
+    from caseflow.db import db
+
+    if db.engine.dialect.name != "postgresql":
+        return None
+    conn = db.session.connection()
+    allowed = (int(conn.execute(text("SHOW max_connections")).scalar_one())
+               - int(conn.execute(text("SHOW superuser_reserved_connections")).scalar_one()))
+    db.session.rollback()
+    most = workers * (threads + SPARE_CONNECTIONS)
+    if most <= allowed:
+        return None
+    return (f"warning: {workers} workers x ({threads} threads + {SPARE_CONNECTIONS} spare) may "
+            f"open {most} database connections, and this PostgreSQL server takes {allowed} "
+            "for everything together (max_connections less the reserved ones): raise "
+            "max_connections, or serve with fewer --workers or --threads")
+
+
+# The path without its query string: a search or a `next=` may carry a student's name.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def warm_up(app: Flask) -> None:
+    """Do once in the master what every worker would do on its first requests; refuse a
+    database whose schema is not this code's (empty, behind or newer).
+
+    The workers fork from here: they share the parsed process specs and compiled
+    templates, and `gc.freeze` keeps these long-lived objects out of every later garbage
+    collection (full collections of a worker's heap were most of its GC time) and
+    leaves their memory pages shared between the workers.
+    """
+    from caseflow.db import db
+    from caseflow.services import runner
+
+    with app.app_context():
+        refuse_a_schema_not_ours()
+        runner.warm_up()
+        db.session.remove()
+        db.engine.dispose()  # no connection of the master's may reach a worker
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)
+    gc.collect()
+    gc.freeze()
+
+
+def refuse_a_schema_not_ours() -> None:
+    """Stop with the problem in words if the database's schema is not this code's."""
+    from caseflow.services import health
+
+    _, problems = health.schema_state()
+    if problems:
+        raise click.ClickException("; ".join(problems))
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def after_fork(app: Flask) -> Callable[..., None]:
+    """Return gunicorn's post_fork hook: honour a stop that came while booting, and give
+    the worker a pool of its own."""
+    def post_fork(server: Any, worker: Any) -> None:
+        stop_promptly_while_booting(server)
+        # connections opened before the fork belong to the master: never share them
+        from caseflow.db import db
+
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    return post_fork
+
+
+def stop_promptly_while_booting(server: Any) -> None:
+    """Let a stop signal end a worker that has not installed its own handlers yet.
+
+    Until then the worker runs the master's handler, which only queues the signal in
+    the worker's copy of the master: the stop is lost and shutdown waits the whole
+    graceful timeout before the master kills the worker.
+    """
+    for stop in _STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_DFL)
+    if any(queued in _STOP_SIGNALS for queued in server.SIG_QUEUE):
+        sys.exit(0)
+
+
+def run_gunicorn(app: Flask, options: dict[str, Any]) -> None:
+    """Run gunicorn on the already-built app (preloaded once, forked into the workers)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    Server().run()
+
+
