@@ -105,6 +105,7 @@ def service_error(error: ServiceError) -> Response:
 def unexpected(error: Exception) -> Response:
     """Answer an unexpected failure with 500 (or 503 when the database is unreachable)."""
     from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+    from sqlalchemy.exc import TimeoutError as NoFreeConnection
 
     from caseflow.db import db
 
@@ -140,5 +141,8 @@ def unexpected(error: Exception) -> Response:
                     getattr(error, "orig", error))
         return answer(503, "The database is not reachable: try again.",
                       headers={"Retry-After": "5"})
+    if isinstance(error, NoFreeConnection):
+        log.warning("no free database connection for %s %s", request.method, request.path)
+        return answer(503, "The database is busy: try again.", headers={"Retry-After": "5"})
     log.exception("API request %s %s failed", request.method, request.path)
     return answer(500, "Something went wrong on our side.")

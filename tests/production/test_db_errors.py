@@ -205,9 +205,15 @@ def test_no_free_connection_in_time_gives_try_again_not_an_error_page(app, clien
     busy_client.set_cookie("session", client.get_cookie("session").value)
     with busy.app_context():
         engine = db.engine
+    from tests.api.conftest import bearer
+
+    token = bearer(people.counselor1)
     held = engine.connect()  # every connection of the pool is in use
     try:
         _assert_try_again(busy_client.get("/"))
+        api = busy_client.get("/api/v1/tasks", headers=token)
+        assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+        assert api.get_json()["message"] == "The database is busy: try again."
     finally:
         held.close()
     assert busy_client.get("/").status_code == 200  # still signed in, and served
