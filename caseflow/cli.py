@@ -263,7 +263,7 @@ def _timers_and_backup(result: Health) -> str:
               help="worker processes: the app is CPU-bound, so one per core serves most")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="threads per worker (more than 1 uses gunicorn's gthread workers)")
-@click.option("--timeout", type=int, default=30, show_default=True,
+@click.option("--timeout", type=click.IntRange(0), default=30, show_default=True,
               help="seconds before a stuck worker is restarted")
 @click.option("--access-log", metavar="FILE", default=None,
               help="log each request to FILE (- for stderr): client, time, method, path "
@@ -273,7 +273,7 @@ def serve(bind: str, workers: int, threads: int, timeout: int, access_log: str |
     """Serve caseflow under gunicorn (production); run `caseflow worker` beside it."""
     from caseflow import serving
 
-    app = _app({"SQLALCHEMY_ENGINE_OPTIONS": serving.pool_options(threads, timeout)})
+    app = _app(serving.overrides(threads, timeout, os.environ))
     with app.app_context():
         warning = serving.connection_budget(workers, threads)
     if warning:

@@ -18,6 +18,7 @@ ENV_KEYS = {
     "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS": "HEALTH_BACKUP_MAX_AGE_HOURS",
     "CASEFLOW_DB_LOCK_TIMEOUT_SECONDS": "DB_LOCK_TIMEOUT_SECONDS",
     "CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "DB_IDLE_IN_TRANSACTION_SECONDS",
+    "CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS": "DB_STATEMENT_TIMEOUT_SECONDS",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,10 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # PostgreSQL: a session left idle inside a transaction this long (a stopped or hung
         # process) is ended, so the rows it locked are free again
         "DB_IDLE_IN_TRANSACTION_SECONDS": 300,
+        # PostgreSQL: a statement running longer is cancelled (0: no limit); `caseflow
+        # serve` uses half its --timeout unless this is set, so the database gives up on a
+        # runaway query before gunicorn kills the worker and every request it holds
+        "DB_STATEMENT_TIMEOUT_SECONDS": 0,
     }
 
 
@@ -87,7 +92,8 @@ def build(instance_path: Path, overrides: Mapping[str, Any] | None,
         "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS", config["HEALTH_TIMER_GRACE_SECONDS"], "seconds", 1)
     config["HEALTH_BACKUP_MAX_AGE_HOURS"] = _whole(
         "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS", config["HEALTH_BACKUP_MAX_AGE_HOURS"], "hours", 0)
-    for key in ("DB_LOCK_TIMEOUT_SECONDS", "DB_IDLE_IN_TRANSACTION_SECONDS"):
+    for key in ("DB_LOCK_TIMEOUT_SECONDS", "DB_IDLE_IN_TRANSACTION_SECONDS",
+                "DB_STATEMENT_TIMEOUT_SECONDS"):
         config[key] = _whole(f"CASEFLOW_{key}", config[key], "seconds (0: no limit)", 0)
     return config
 

@@ -46,12 +46,14 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 # -- PostgreSQL: how long to wait for a lock, and how long a transaction may sit idle ----
 
-def set_timeouts(engine: Engine, lock_seconds: int, idle_in_transaction_seconds: int) -> None:
-    """Give every new PostgreSQL connection of `engine` its lock and idle timeouts (0: none).
+def set_timeouts(engine: Engine, lock_seconds: int, idle_in_transaction_seconds: int,
+                 statement_seconds: int = 0) -> None:
+    """Give every new PostgreSQL connection of `engine` its timeouts (0: none).
 
-    A statement that waits longer than `lock_seconds` for a lock fails (the person gets the
-    "try again" page, the worker backs off), and PostgreSQL ends a session that sat idle
-    inside a transaction longer than `idle_in_transaction_seconds`, releasing its locks.
+    A statement that waits longer than `lock_seconds` for a lock, or runs longer than
+    `statement_seconds`, fails (the person gets the "try again" page, the worker backs
+    off), and PostgreSQL ends a session that sat idle inside a transaction longer than
+    `idle_in_transaction_seconds`, releasing its locks.
     """
     if engine.dialect.name != "postgresql":
         return
@@ -61,6 +63,7 @@ def set_timeouts(engine: Engine, lock_seconds: int, idle_in_transaction_seconds:
             cursor.execute(f"SET lock_timeout = {int(lock_seconds) * 1000}")
             cursor.execute("SET idle_in_transaction_session_timeout = "
                            f"{int(idle_in_transaction_seconds) * 1000}")
+            cursor.execute(f"SET statement_timeout = {int(statement_seconds) * 1000}")
         dbapi_connection.commit()  # SET outside a transaction block: it lasts the session
 
     event.listen(engine, "connect", timeouts)

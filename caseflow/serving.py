@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
@@ -15,17 +15,27 @@ from flask import Flask
 SPARE_CONNECTIONS = 2
 
 
+def overrides(threads: int, timeout: int, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the settings a serving process adds: its pool, and (unless configured) a
+    statement timeout of half gunicorn's, so a runaway query ends in "try again"."""
+    found: dict[str, Any] = {"SQLALCHEMY_ENGINE_OPTIONS": pool_options(threads, timeout)}
+    if not environ.get("CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS"):
+        found["DB_STATEMENT_TIMEOUT_SECONDS"] = max(1, timeout // 2) if timeout > 0 else 0
+    return found
+
+
 def pool_options(threads: int, timeout: int) -> dict[str, Any]:
     """Return the engine options for a worker process serving `threads` requests at once.
 
     A request holds one connection: keep one per thread (and two spare), so no request
     waits for another's; should one wait anyway (a stuck thread), it waits a third of
-    gunicorn's timeout at most and then gets "try again" rather than being killed.
+    gunicorn's timeout at most and then gets "try again" rather than being killed
+    (`timeout` 0, gunicorn's "never": SQLAlchemy's 30 s).
     """
     from caseflow import config
 
     return {**config.ENGINE_OPTIONS, "pool_size": threads, "max_overflow": SPARE_CONNECTIONS,
-            "pool_timeout": max(1, timeout // 3)}
+            "pool_timeout": max(1, timeout // 3) if timeout > 0 else 30}
 
 
 def connection_budget(workers: int, threads: int) -> str | None:

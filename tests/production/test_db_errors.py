@@ -4,6 +4,7 @@ page (503), and nothing of the failed step is saved."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -167,20 +168,63 @@ def test_a_step_stuck_behind_a_held_lock_gets_try_again_and_saves_nothing(
     assert _snapshot(instance_id)[0] == before[0] + 1
 
 
-@pytest.mark.database("postgresql")
-def test_every_connection_gets_the_lock_and_idle_timeouts(app, tmp_path, monkeypatch):
-    def shown(flask_app) -> tuple[str, str]:
-        with flask_app.app_context(), db.engine.connect() as conn:
-            found = (conn.execute(text("SHOW lock_timeout")).scalar(),
-                     conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar())
-            db.engine.dispose()
-            return found
+def _timeouts(flask_app) -> tuple[str, str, str]:
+    with flask_app.app_context(), db.engine.connect() as conn:
+        found = tuple(conn.execute(text(f"SHOW {name}")).scalar() for name in (
+            "lock_timeout", "idle_in_transaction_session_timeout", "statement_timeout"))
+        db.engine.dispose()
+        return found
 
+
+@pytest.mark.database("postgresql")
+def test_every_connection_gets_the_lock_idle_and_statement_timeouts(app, tmp_path,
+                                                                     monkeypatch):
     url = db.engine.url.render_as_string(hide_password=False)
-    assert shown(app) == ("10s", "5min")  # the defaults
+    assert _timeouts(app) == ("10s", "5min", "0")  # the defaults
     monkeypatch.setenv("CASEFLOW_DB_LOCK_TIMEOUT_SECONDS", "3")
     monkeypatch.setenv("CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS", "0")
-    assert shown(_make_app(tmp_path / "env", url)) == ("3s", "0")  # 0: no limit
+    monkeypatch.setenv("CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS", "7")
+    assert _timeouts(_make_app(tmp_path / "env", url)) == ("3s", "0", "7s")  # 0: no limit
+
+
+@pytest.mark.database("postgresql")
+def test_serve_cancels_a_statement_after_half_its_timeout_unless_configured(app, tmp_path):
+    from caseflow import serving
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    for timeout, environ, expected in ((30, {}, "15s"), (0, {}, "0"),
+                                       (30, {"CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS": "9"},
+                                        "0")):  # the configured value is the app's own
+        served = _make_app(tmp_path / f"s{timeout}{len(environ)}", url,
+                           **serving.overrides(2, timeout, environ))
+        assert _timeouts(served)[2] == expected
+
+
+@pytest.mark.database("postgresql")
+def test_a_runaway_query_is_cancelled_and_the_person_gets_try_again(
+        app, client, people, tmp_path, monkeypatch):
+    from caseflow.services import inbox
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    slow = _make_app(tmp_path / "slow", url, DB_STATEMENT_TIMEOUT_SECONDS=1)
+    slow.test_client_class = IsolatedClient
+    slow_client = slow.test_client()
+    login(client, "counselor1")
+    slow_client.set_cookie("session", client.get_cookie("session").value)
+    real = inbox.inbox
+
+    def runaway(*args, **kwargs):
+        db.session.execute(text("SELECT pg_sleep(5)"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbox, "inbox", runaway)
+    started = time.monotonic()
+    _assert_try_again(slow_client.get("/"))
+    assert time.monotonic() - started < 4  # cancelled after 1 s, not run for 5
+    monkeypatch.setattr(inbox, "inbox", real)
+    assert slow_client.get("/").status_code == 200
+    with slow.app_context():
+        db.engine.dispose()
 
 
 def test_the_database_timeouts_must_be_whole_seconds(tmp_path):
