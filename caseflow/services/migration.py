@@ -12,6 +12,7 @@ assignee and due time; nobody's open step changes under them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -146,6 +147,35 @@ def move(process_id: str, actor: Actor, *, to_version: int | None = None,
     ids = to_move(process_id, target, from_version, case_numbers)
     db.session.rollback()  # the reads above are not part of any instance's unit of work
     return [move_instance(instance_id, target.id, actor, dry_run) for instance_id in ids]
+
+
+# a page's share of gunicorn's 30 s timeout: a web request moves this long, then offers more
+WEB_SECONDS = 10.0
+
+
+@dataclass
+class Batch:
+    """A page's worth of moves, and how many instances are left after the last of them."""
+
+    moves: list[Move]
+    left: int
+    last_id: int  # go on with the instances after this one
+
+
+def move_batch(process_id: str, actor: Actor, *, dry_run: bool = False, after: int = 0,
+               seconds: float = WEB_SECONDS) -> Batch:
+    """Move (or check) the instances behind the current version, oldest first after
+    instance `after`, for about `seconds`: a school's thousands of cases take minutes,
+    longer than a web request may run."""
+    target = target_version(process_id, None)
+    ids = [i for i in to_move(process_id, target) if i > after]
+    db.session.rollback()
+    started, moves = time.monotonic(), []
+    for instance_id in ids:
+        if moves and time.monotonic() - started >= seconds:
+            break
+        moves.append(move_instance(instance_id, target.id, actor, dry_run))
+    return Batch(moves, len(ids) - len(moves), moves[-1].instance_id if moves else after)
 
 
 def move_instance(instance_id: int, target_id: int, actor: Actor,

@@ -7,7 +7,7 @@ without a shell on the server. Case numbers and counts only: no case content (SP
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -18,7 +18,7 @@ from caseflow.views import actor
 bp = Blueprint("admin_processes", __name__, url_prefix="/admin/processes")
 
 
-def _page(process_id: str | None = None, moves: list[migration.Move] | None = None,
+def _page(process_id: str | None = None, batch: migration.Batch | None = None,
           dry_run: bool = True) -> str:
     found = migration.versions()
     shown: dict[str, list[migration.VersionCount]] = {}
@@ -26,7 +26,7 @@ def _page(process_id: str | None = None, moves: list[migration.Move] | None = No
         shown.setdefault(v.process_id, []).append(v)
     return render_template("admin/processes.html", processes=shown,
                            behind=migration.behind(found),
-                           process_id=process_id, moves=moves, dry_run=dry_run)
+                           process_id=process_id, batch=batch, dry_run=dry_run)
 
 
 @bp.get("")
@@ -38,22 +38,25 @@ def index() -> str:
 @bp.post("/<process_id>/check")
 def check(process_id: str) -> str:
     """Say which running instances on older versions can move to the current one."""
-    return _page(process_id, _move(process_id, dry_run=True), dry_run=True)
+    return _page(process_id, _batch(process_id, dry_run=True), dry_run=True)
 
 
 @bp.post("/<process_id>/move")
 def move(process_id: str) -> str:
     """Move the running instances on older versions that fit the current one."""
-    moves = _move(process_id, dry_run=False)
-    moved = sum(1 for m in moves if m.moved)
+    batch = _batch(process_id, dry_run=False)
+    moved = sum(1 for m in batch.moves if m.moved)
     flash(_("Moved %(moved)s of %(total)s instances; %(stayed)s stay on their version.",
-            moved=moved, total=len(moves), stayed=len(moves) - moved))
-    return _page(process_id, moves, dry_run=False)
+            moved=moved, total=len(batch.moves), stayed=len(batch.moves) - moved))
+    return _page(process_id, batch, dry_run=False)
 
 
-def _move(process_id: str, dry_run: bool) -> list[migration.Move]:
+def _batch(process_id: str, dry_run: bool) -> migration.Batch:
+    """Move or check for a while (a page must answer in time), from where the last went."""
+    after = request.form.get("after", default=0, type=int)
     try:
-        return migration.move(process_id, actor("admin"), dry_run=dry_run)
+        return migration.move_batch(process_id, actor("admin"), dry_run=dry_run,
+                                    after=max(after, 0), seconds=migration.WEB_SECONDS)
     except NotFound:
         abort(404)
 

@@ -341,3 +341,37 @@ def test_the_administrator_checks_and_moves_cases_and_rolls_back_on_the_web(clie
     assert client.post(f"/admin/processes/versions/{stuck}/current",
                        data={"csrf_token": token}).status_code == 404
     assert runner.latest_version("review_test").id == healthy
+
+
+def test_the_web_moves_a_few_seconds_at_a_time_and_offers_the_rest(client, broken,
+                                                                  monkeypatch):
+    from tests.conftest import csrf_token
+
+    more = [runner.start_instance("review_test", {"level": "red"}, ACTOR).instance.id
+            for _ in range(2)]
+    db.session.commit()
+    stuck = sorted([broken.broken.id, *more])
+    setup.set_current("review_test", broken.healthy.process_version_id)
+    db.session.commit()
+    monkeypatch.setattr(migration, "WEB_SECONDS", 0.0)  # one instance a page
+    login(client, "admin")
+    token = csrf_token(client.get("/admin/processes").get_data(as_text=True))
+    after, seen = None, []
+    for left in (2, 1, 0):
+        form = {"csrf_token": token, **({"after": after} if after else {})}
+        page = client.post("/admin/processes/review_test/check", data=form).get_data(as_text=True)
+        rows = re.findall(r"<tr>\s*<td>(\d+)</td>", page)
+        seen += rows
+        assert (f"还有 {left} 个实例尚未处理" in page) == bool(left)
+        found = re.search(r'name="after" value="(\d+)"', page)
+        assert bool(found) == bool(left)
+        after = found and found.group(1)
+    assert [int(i) for i in seen] == stuck  # each looked at once, oldest first
+    assert not _migrated_events()  # checking moved nothing
+    for left in (2, 1, 0):
+        page = client.post("/admin/processes/review_test/move",
+                           data={"csrf_token": token}).get_data(as_text=True)
+        assert "已迁移 1 个实例（共 1 个）" in page
+        assert ("继续迁移其余实例" in page) == bool(left)
+    assert len(_migrated_events()) == 3
+    assert migration.behind(migration.versions()) == {}
