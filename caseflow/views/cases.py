@@ -20,6 +20,7 @@ from caseflow.services import (
     bpmninfo,
     casediagram,
     casefile,
+    exports,
     idempotency,
 )
 from caseflow.services import caselist as caselist_service
@@ -59,7 +60,8 @@ def case_list() -> str:
     colleges, classes = caselist_service.places(current_user)
     return render_template("case_list.html", rows=rows, total=total, f=f, page=f.page,
                            pages=pages(total), colleges=colleges, classes=classes,
-                           categories=CATEGORIES, risks=RISKS, states=STATES)
+                           categories=CATEGORIES, risks=RISKS, states=STATES,
+                           export_max=exports.MAX_ROWS)
 
 
 def _open(case_id: int, via: str) -> Case:

@@ -162,7 +162,7 @@ def figure_cases() -> str:
     total = exports.count_where(conds)
     return render_template("reports/cases.html", rows=exports.cases_where(
         conds, size, (page - 1) * size), total=total, page=page, pages=pages(total), p=p,
-        d=d, scope=scope, args=request.args.to_dict())
+        d=d, scope=scope, args=request.args.to_dict(), export_max=exports.MAX_ROWS)
 
 
 @bp.route("/reports/cases.xlsx")
@@ -171,7 +171,12 @@ def figure_cases_xlsx() -> Response:
     """Export the cases behind one figure as Excel (audited with the figure's filter)."""
     _viewer()
     p, scope, d = _period(), _scope(), _drill()
-    found = exports.cases_where(board_service.drill_conditions(scope, p, d))
+    conds = board_service.drill_conditions(scope, p, d)
+    try:
+        exports.check_size(exports.count_where(conds))
+    except exports.TooMany as error:
+        return _too_many(error, "reports.figure_cases")
+    found = exports.cases_where(conds)
     purpose = (request.args.get("purpose") or "").strip()[:200] or None
     sheet, revealed = exports.cases_sheet(current_user, found, f"{p.label()}", purpose)
     filters = {"period": p.key, "college": scope.college_id, **{
@@ -188,13 +193,25 @@ def case_list_xlsx() -> Response:
     if not access.may_list_cases(current_user):
         abort(403)
     f = _case_query()
-    found = exports.case_list(current_user, f)
+    try:
+        found = exports.case_list(current_user, f)
+    except exports.TooMany as error:
+        return _too_many(error, "cases.case_list")
     purpose = (request.args.get("purpose") or "").strip()[:200] or None
     sheet, revealed = exports.cases_sheet(current_user, found, "案件列表", purpose)
     filters = {k: v for k, v in vars(f).items() if v not in (None, "") and k != "page"}
     exports.record(actor(), "case_list", filters, len(found), revealed=revealed,
                    purpose=purpose)
     return _xlsx(exports.workbook([sheet]), "case-list.xlsx")
+
+
+def _too_many(error: exports.TooMany, back_to: str) -> Response:
+    """Send the person back to the list they exported, saying how to narrow it."""
+    flash(_("This export has %(found)s cases, more than the %(most)s one export can hold: "
+            "narrow it by college, category or period and export it in parts.",
+            found=f"{error.found:,}", most=f"{exports.MAX_ROWS:,}"))
+    args = {k: v for k, v in request.args.items() if k != "purpose"}
+    return redirect(url_for(back_to, **args), 303)
 
 
 @bp.route("/reports/dashboard.xlsx")

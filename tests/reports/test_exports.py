@@ -152,3 +152,32 @@ def test_only_auditors_export_the_audit_trail(noted, client):
     assert client.get(f"/reports/audit.csv?p={KEY}").status_code == 403
     login(client, "officer2")
     assert client.get(f"/reports/cases/{noted.k['A'].id}/history.xlsx").status_code == 404
+
+
+def _exports_made() -> int:
+    return len(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event_type == "export_made")).all())
+
+
+def test_an_export_larger_than_one_request_can_write_sends_the_person_back_to_narrow_it(
+        noted, client, monkeypatch):
+    from caseflow.services import exports
+
+    login(client, "leader")
+    listed = client.get("/cases?category=victim").get_data(as_text=True)
+    assert "/reports/export/cases.xlsx?category=victim" in listed  # 10 cases: a link
+    monkeypatch.setattr(exports, "MAX_ROWS", 1)
+    listed = client.get("/cases?category=victim").get_data(as_text=True)
+    assert "/reports/export/cases.xlsx" not in listed
+    assert "超过 1 个案件：请按学院、类别或期间缩小列表后再导出。" in listed
+    for url, back in (("/reports/export/cases.xlsx?category=victim", "/cases?category=victim"),
+                      (f"/reports/cases.xlsx?p={KEY}&cat=counted",
+                       f"/reports/cases?p={KEY}&cat=counted")):
+        answer = client.get(url)
+        assert answer.status_code == 303 and answer.headers["Location"] == back
+        page = client.get(back).get_data(as_text=True)
+        assert "这份导出有" in page and "超过单次导出上限 1 个" in page
+    assert _exports_made() == 0  # nothing was exported, so nothing is recorded
+    monkeypatch.setattr(exports, "MAX_ROWS", 10)
+    assert client.get("/reports/export/cases.xlsx?category=victim").status_code == 200
+    assert _exports_made() == 1
