@@ -184,6 +184,11 @@ def worker(once: bool, interval: float) -> None:
     app = _app()
     with app.app_context():
         refuse_a_schema_not_ours()  # else every round would fail on a missing table
+    grace = app.config["HEALTH_TIMER_GRACE_SECONDS"]
+    if not once and interval >= grace:
+        click.echo(f"warning: --interval {interval:g} s is not shorter than the health "
+                   f"check's {grace} s grace: /healthz will say no worker runs between rounds",
+                   err=True)
     _log_info_to_stderr()
     stop = _stop_on_signal()
     if not once:
@@ -251,8 +256,9 @@ def health(as_json: bool, ready: bool) -> None:
 
 def _timers_and_backup(result: Health) -> str:
     overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
+    workers = "not counted" if result.workers_running is None else result.workers_running
     age = result.backup_age_seconds
-    return (f"; overdue timers: {overdue}; last backup: "
+    return (f"; overdue timers: {overdue}; timer workers running: {workers}; last backup: "
             f"{'none made' if age is None else f'{age // 3600} h ago'}")
 
 

@@ -17,6 +17,7 @@ from caseflow.models.engine import (
     ProcessVersion,
     TaskRow,
     TimerRow,
+    WorkerBeat,
     WorkflowInstance,
 )
 from caseflow.models.org import (
@@ -35,7 +36,8 @@ __all__ = [
     "AuditEvent", "AuditHead", "Case", "College", "ConfidentialNote", "CounselorClass", "Dorm",
     "Finding", "Guardian", "Klass", "Lookup", "Notification", "ProcessCurrent", "ProcessVersion",
     "School", "Setting",
-    "Student", "TaskDraft", "TaskRow", "TimerRow", "User", "UserRole", "WorkflowInstance",
+    "Student", "TaskDraft", "TaskRow", "TimerRow", "User", "UserRole", "WorkerBeat",
+    "WorkflowInstance",
     "PoliceWarning", "ScreeningClass", "ScreeningCollege", "ScreeningEntry", "ScreeningRound",
     "WarningCandidate",
 ]

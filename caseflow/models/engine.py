@@ -104,3 +104,13 @@ class TimerRow(db.Model):
     state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting/fired/cancelled
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkerBeat(db.Model):
+    """A timer worker's last sign of life, so the health check sees when none is running."""
+
+    __tablename__ = "worker_beat"
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired: Mapped[int] = mapped_column(default=0)  # timers it fired since it started

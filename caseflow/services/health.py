@@ -1,4 +1,5 @@
-"""Say whether this caseflow can do its work: database, schema, and escalations on time.
+"""Say whether this caseflow can do its work: database, schema, escalations on time, a
+timer worker alive, and (if asked) a recent backup.
 
 For a monitor or systemd: `GET /healthz` and `caseflow health` ask the same questions.
 For a load balancer: `GET /readyz` and `caseflow health --ready` ask only whether this app
@@ -37,6 +38,8 @@ class Health:
     overdue_timers: int | None = None  # None: not counted (the database or schema failed)
     oldest_overdue_seconds: int | None = None
     last_backup_at: datetime | None = None  # the last `caseflow backup make`, if any
+    workers_running: int | None = None  # timer workers seen within the grace
+    worker_seen_at: datetime | None = None  # the last sign of life of any timer worker
     checked_at: datetime | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -58,6 +61,8 @@ class Health:
                 "schema": self.schema, "timers": {
                     "overdue": self.overdue_timers,
                     "oldest_overdue_seconds": self.oldest_overdue_seconds},
+                "workers": {"running": self.workers_running,
+                            "last_seen_at": _iso(self.worker_seen_at)},
                 "backup": {"last_at": _iso(self.last_backup_at),
                            "age_seconds": self.backup_age_seconds},
                 "checked_at": _iso(self.checked_at),
@@ -94,6 +99,7 @@ def check(now: datetime | None = None, ready_only: bool = False) -> Health:
         health.problems += problems
         if health.schema == "ok" and not ready_only:
             _check_timers(health, now)
+            _check_workers(health, now)
             _check_backup(health)
     except DBAPIError as exc:
         # the detail (host, port, user) is for the log, not for whoever asks
@@ -143,6 +149,19 @@ def _check_timers(health: Health, now: datetime) -> None:
                 "is `caseflow worker` running?" if not failed else
                 f"{failed} of them wait for their process model to be fixed (audit events "
                 "process_failed name the element); is `caseflow worker` running for the rest?"))
+
+
+def _check_workers(health: Health, now: datetime) -> None:
+    from caseflow.services import beats
+
+    health.worker_seen_at, health.workers_running = beats.latest(now, grace())
+    if health.worker_seen_at is None:
+        health.problems.append("no timer worker has run against this database: start "
+                               "`caseflow worker`, or escalations never fire")
+    elif not health.workers_running:
+        silent = int((now - health.worker_seen_at).total_seconds())
+        health.problems.append(f"no timer worker has been seen for {silent} s: is "
+                               "`caseflow worker` running?")
 
 
 def _check_backup(health: Health) -> None:

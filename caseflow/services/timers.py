@@ -187,20 +187,26 @@ def run_worker(interval: float, once: bool = False,
     """Poll for due timers until `stop` is set; back off while the database is unreachable.
 
     Sleeps `interval` seconds between rounds at most, less when a timer falls due sooner;
-    a stop wakes it at once, and a stop in mid-round finishes the instance in hand.
+    a stop wakes it at once, and a stop in mid-round finishes the instance in hand. After
+    each round it notes that this worker lives (caseflow.services.beats).
     """
+    from caseflow.services.beats import Beat
+
     stop = stop or threading.Event()
     sleep = sleep or stop.wait
     fired, backoff = 0, interval
     stranded: dict[datetime, list[int]] = {}
+    beat = Beat(clock.now())
     while not stop.is_set():
         try:
             _give_back(stranded)
-            fired += fire_due(clock.now(), stop=stop, stranded=stranded)
+            this_round = fire_due(clock.now(), stop=stop, stranded=stranded)
+            fired += this_round
             if stop.is_set():
                 break
             _discovery_job_guarded()
             idempotency.purge()
+            beat.round_done(this_round, clock.now())
             backoff, pause = interval, _pause(interval)
         except DBAPIError as exc:
             db.session.rollback()

@@ -125,3 +125,11 @@ def unexpected(results: list[Result], *allowed: type[BaseException]) -> list[Bas
     """Return the errors that are not of the allowed kinds (e.g. 'database is locked')."""
     return [r.error for r in results if r.error is not None
             and not isinstance(r.error, allowed)]
+
+
+def worker_alive() -> None:
+    """Note a timer worker's sign of life now (simulated time), as a running worker does."""
+    from caseflow import clock
+    from caseflow.services.beats import Beat
+
+    Beat(clock.now(), name="test-worker").round_done(0, clock.now())

@@ -3,6 +3,7 @@ fired on time."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from caseflow.db import db
 from caseflow.models import TimerRow
 from caseflow.services import backup, health, timers
 from tests.conftest import _make_app
-from tests.production.support import start_review
+from tests.production.support import start_review, worker_alive
 from tests.production.test_db_errors import UNREACHABLE
 from tests.production.test_worker import _env
 
@@ -30,6 +31,7 @@ def _overdue_by(seconds: int) -> None:
 
 def test_a_working_caseflow_answers_200_to_anyone_without_signing_in(app, client, people):
     start_review(people.class1.id, people.counselor1.id)  # a timer waits, not yet due
+    worker_alive()
     answer = client.get("/healthz")
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "no-store"
@@ -37,6 +39,8 @@ def test_a_working_caseflow_answers_200_to_anyone_without_signing_in(app, client
     assert body["status"] == "ok" and body["database"] == "ok" and body["schema"] == "ok"
     assert body["timers"] == {"overdue": 0, "oldest_overdue_seconds": None}
     assert body["backup"] == {"last_at": None, "age_seconds": None}  # not asked for: fine
+    assert body["workers"]["running"] == 1
+    assert body["workers"]["last_seen_at"].startswith(clock.now().isoformat()[:16])
     assert body["problems"] == []
 
 
@@ -65,6 +69,7 @@ def test_readyz_stays_200_while_timers_are_late_and_fails_on_the_database_or_sch
 def test_a_backup_older_than_asked_for_fails_the_check_until_one_is_made(
         app, client, tmp_path, travel):
     app.config["HEALTH_BACKUP_MAX_AGE_HOURS"] = 26
+    worker_alive()
     answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.get_json()["problems"] == [
@@ -74,6 +79,7 @@ def test_a_backup_older_than_asked_for_fails_the_check_until_one_is_made(
                 else tmp_path / "nightly.pgdump", audit.Actor(None, "cli:operator"))
     assert client.get("/healthz").status_code == 200
     travel.by(hours=27)
+    worker_alive()
     answer = client.get("/healthz")
     body = answer.get_json()
     assert answer.status_code == 503 and body["backup"]["age_seconds"] >= 27 * 3600
@@ -86,6 +92,7 @@ def test_timers_left_unfired_past_the_grace_fail_the_check_until_a_worker_fires_
         app, client, people):
     start_review(people.class1.id, people.counselor1.id)
     _overdue_by(60)  # late, but within the 120 s a worker killed mid-work may take
+    worker_alive()
     assert client.get("/healthz").status_code == 200
     _overdue_by(300)
     answer = client.get("/healthz")
@@ -94,13 +101,56 @@ def test_timers_left_unfired_past_the_grace_fail_the_check_until_a_worker_fires_
     assert body["status"] == "failing" and body["timers"]["overdue"] == 1
     assert body["timers"]["oldest_overdue_seconds"] == 300
     assert "is `caseflow worker` running?" in body["problems"][0]
-    assert timers.fire_due(clock.now()) == 1
+    assert "no timer worker has been seen for 240 s" in body["problems"][1]
+    assert timers.run_worker(1.0, once=True) == 1  # a worker fires it, and is seen
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_caseflow_without_a_running_timer_worker_fails_the_check(app, client, travel):
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.get_json()["problems"] == [
+        "no timer worker has run against this database: start `caseflow worker`, or "
+        "escalations never fire"]
+    assert answer.get_json()["workers"] == {"running": 0, "last_seen_at": None}
+    timers.run_worker(1.0, once=True)
+    assert client.get("/healthz").status_code == 200
+    travel.by(seconds=100)  # within the grace: a worker sleeping or in a long round
+    assert client.get("/healthz").status_code == 200
+    travel.by(seconds=100)
+    answer = client.get("/healthz")
+    assert answer.status_code == 503 and answer.get_json()["workers"]["running"] == 0
+    assert answer.get_json()["problems"] == [
+        "no timer worker has been seen for 200 s: is `caseflow worker` running?"]
+    # nothing of whom or where: the worker's host is in the table, not in the answer
+    assert socket.gethostname() not in answer.get_data(as_text=True)
+
+
+def test_a_worker_notes_its_life_every_half_minute_not_every_round(app, travel):
+    from caseflow.models import WorkerBeat
+    from caseflow.services.beats import Beat
+
+    beat = Beat(clock.now(), name="w1")
+    first = clock.now()
+    beat.round_done(2, first)
+    travel.by(seconds=10)
+    beat.round_done(1, clock.now())  # too soon: no write
+    row = db.session.get(WorkerBeat, "w1", populate_existing=True)
+    assert (row.beat_at, row.fired) == (first, 2)
+    travel.by(seconds=25)
+    later = clock.now()
+    beat.round_done(0, later)
+    row = db.session.get(WorkerBeat, "w1", populate_existing=True)
+    assert (row.beat_at, row.fired) == (later, 3)
+    travel.by(days=8)  # a worker gone for more than a week is forgotten
+    Beat(clock.now(), name="w2").round_done(0, clock.now())
+    assert db.session.get(WorkerBeat, "w1", populate_existing=True) is None
 
 
 def test_the_grace_is_configurable(app, people):
     start_review(people.class1.id, people.counselor1.id)
     _overdue_by(60)
+    worker_alive()
     assert health.check().ok
     app.config["HEALTH_TIMER_GRACE_SECONDS"] = 30
     result = health.check()
@@ -143,6 +193,7 @@ def test_a_schema_behind_the_code_or_ahead_of_it_or_missing_is_named(app, client
     db.session.execute(text("INSERT INTO alembic_version (version_num) VALUES (:r)"),
                        {"r": head})
     db.session.commit()
+    worker_alive()
     assert client.get("/healthz").status_code == 200
 
 
@@ -161,9 +212,11 @@ def test_the_health_command_exits_1_and_says_why_when_timers_are_late(app, peopl
     from caseflow.cli import main
 
     env = {k: v for k, v in _env(tmp_path).items() if k.startswith("CASEFLOW_")}
+    worker_alive()
     healthy = CliRunner().invoke(main, ["health"], env=env)
     assert healthy.exit_code == 0, healthy.output
     assert "healthy" in healthy.output and "overdue timers: 0" in healthy.output
+    assert "timer workers running: 1" in healthy.output
     start_review(people.class1.id, people.counselor1.id)
     _overdue_by(600)
     late = CliRunner().invoke(main, ["health"], env=env)

@@ -57,7 +57,8 @@ def test_after_a_stop_the_worker_starts_no_new_round(app, people):
 
 
 def test_sigterm_stops_the_worker_command_cleanly(app, tmp_path):
-    worker = subprocess.Popen([CASEFLOW, "worker", "--interval", "30"], env=_env(tmp_path),
+    env = {**_env(tmp_path), "CASEFLOW_HEALTH_TIMER_GRACE_SECONDS": "30"}
+    worker = subprocess.Popen([CASEFLOW, "worker", "--interval", "30"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         started = worker.stdout.readline()  # printed once its signal handlers are in place
@@ -68,3 +69,5 @@ def test_sigterm_stops_the_worker_command_cleanly(app, tmp_path):
         worker.kill()
     assert worker.returncode == 0, err
     assert "stopped after firing 0 timers" in out
+    # a poll as long as the health check's grace would read as a stopped worker: say so
+    assert "warning: --interval 30 s is not shorter than the health check's 30 s grace" in err
