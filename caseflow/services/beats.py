@@ -25,14 +25,16 @@ def worker_name() -> str:
 
 
 class Beat:
-    """Note, at most every half minute, that this worker finished a round."""
+    """Note, at most every half minute, that this worker is working (after each batch of
+    timers and each round)."""
 
     def __init__(self, started_at: datetime, name: str | None = None) -> None:
         self.name, self.started_at = name or worker_name(), started_at
         self.fired, self.last = 0, None
 
-    def round_done(self, fired: int, now: datetime) -> None:
-        """Count the timers a round fired; write the beat if the last is half a minute old."""
+    def note(self, fired: int, now: datetime) -> None:
+        """Count the timers fired since the last note; write the beat if the last one written
+        is half a minute old."""
         self.fired += fired
         if self.last is not None and now - self.last < BEAT_EVERY:
             return

@@ -121,7 +121,8 @@ def _fire_once(instance_id: int, now: datetime) -> int:
 
 
 def fire_due(now: datetime | None = None, stop: threading.Event | None = None,
-             stranded: dict[datetime, list[int]] | None = None) -> int:
+             stranded: dict[datetime, list[int]] | None = None,
+             alive: Callable[[int, datetime], None] | None = None) -> int:
     """Fire every timer due at `now` (default: the clock's now); return how many fired.
 
     Claims batches until none is left. An instance that keeps failing keeps its lease, so
@@ -130,11 +131,13 @@ def fire_due(now: datetime | None = None, stop: threading.Event | None = None,
     the worker to give back once the database answers again.
     When `stop` is set, the instance in hand is finished and the leases on the rest are
     given back, so another worker fires them at once instead of after the lease.
+    After each batch, `alive` hears how many it fired (a long backlog is no silent worker).
     """
     now = now or clock.now()
     stop = stop or threading.Event()
     total = 0
     while not stop.is_set() and (ids := claim_due(now)):
+        before = total
         for i, instance_id in enumerate(ids):
             if stop.is_set():
                 _release(ids[i:])
@@ -147,6 +150,8 @@ def fire_due(now: datetime | None = None, stop: threading.Event | None = None,
                 if stranded is not None:
                     stranded.setdefault(now + LEASE, []).extend(ids[i:])
                 raise
+        if alive is not None:
+            alive(total - before, clock.now())
     return total
 
 
@@ -200,13 +205,13 @@ def run_worker(interval: float, once: bool = False,
     while not stop.is_set():
         try:
             _give_back(stranded)
-            this_round = fire_due(clock.now(), stop=stop, stranded=stranded)
-            fired += this_round
+            fired += fire_due(clock.now(), stop=stop, stranded=stranded,
+                              alive=beat.note)
             if stop.is_set():
                 break
             _discovery_job_guarded()
             idempotency.purge()
-            beat.round_done(this_round, clock.now())
+            beat.note(0, clock.now())
             backoff, pause = interval, _pause(interval)
         except DBAPIError as exc:
             db.session.rollback()

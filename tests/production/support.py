@@ -132,4 +132,4 @@ def worker_alive() -> None:
     from caseflow import clock
     from caseflow.services.beats import Beat
 
-    Beat(clock.now(), name="test-worker").round_done(0, clock.now())
+    Beat(clock.now(), name="test-worker").note(0, clock.now())

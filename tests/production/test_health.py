@@ -132,18 +132,18 @@ def test_a_worker_notes_its_life_every_half_minute_not_every_round(app, travel):
 
     beat = Beat(clock.now(), name="w1")
     first = clock.now()
-    beat.round_done(2, first)
+    beat.note(2, first)
     travel.by(seconds=10)
-    beat.round_done(1, clock.now())  # too soon: no write
+    beat.note(1, clock.now())  # too soon: no write
     row = db.session.get(WorkerBeat, "w1", populate_existing=True)
     assert (row.beat_at, row.fired) == (first, 2)
     travel.by(seconds=25)
     later = clock.now()
-    beat.round_done(0, later)
+    beat.note(0, later)
     row = db.session.get(WorkerBeat, "w1", populate_existing=True)
     assert (row.beat_at, row.fired) == (later, 3)
     travel.by(days=8)  # a worker gone for more than a week is forgotten
-    Beat(clock.now(), name="w2").round_done(0, clock.now())
+    Beat(clock.now(), name="w2").note(0, clock.now())
     assert db.session.get(WorkerBeat, "w1", populate_existing=True) is None
 
 
@@ -244,3 +244,26 @@ def test_the_health_command_with_ready_checks_only_the_database_and_schema(
     empty = CliRunner().invoke(main, ["health", "--ready"], env=env)
     assert empty.exit_code == 1 and "NOT READY" in empty.output
     assert "run `caseflow init-db`" in empty.output
+
+
+def test_a_worker_deep_in_a_long_backlog_is_still_seen(app, people, monkeypatch):
+    from caseflow.models import WorkerBeat
+
+    for _ in range(4):
+        start_review(people.class1.id, people.counselor1.id)
+    _overdue_by(30)
+    real = timers.fire_instance
+
+    def slow(instance_id, now):  # each instance takes 25 s: the round takes 100 s
+        clock.advance(timedelta(seconds=25))
+        return real(instance_id, now)
+
+    claim = timers.claim_due
+    monkeypatch.setattr(timers, "claim_due", lambda now: claim(now, limit=1))  # 4 batches
+    monkeypatch.setattr(timers, "fire_instance", slow)
+    started = clock.now()
+    assert timers.run_worker(1.0, once=True) == 4
+    [row] = db.session.scalars(select(WorkerBeat)).all()
+    # noted during the round (after the 1st and the 3rd batch: half a minute apart at most
+    # once a note is written), not only at its end, 100 s in
+    assert 75 <= (row.beat_at - started).total_seconds() < 76 and row.fired == 3

@@ -58,7 +58,7 @@ def test_fire_due_fires_once_and_only_when_due(instance, travel):
 def test_worker_backs_off_while_the_database_is_down(instance, monkeypatch, caplog):
     calls, sleeps = [], []
 
-    def failing(now=None, stop=None, stranded=None):
+    def failing(now=None, stop=None, stranded=None, alive=None):
         calls.append(now)
         if len(calls) == 1:
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
