@@ -7,7 +7,6 @@ These tests start a PostgreSQL cluster of their own, since they stop and start i
 from __future__ import annotations
 
 import glob
-import os
 import signal
 import subprocess
 import time
@@ -36,35 +35,30 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 
 
 class Server:
-    """A throw-away PostgreSQL cluster this test may stop and start."""
+    """A throw-away PostgreSQL cluster this test may stop and start (scripts/pg-cluster)."""
 
     def __init__(self) -> None:
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-        if not bins:
+        if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
             unavailable("PostgreSQL server binaries are missing (apt-get install postgresql)")
-        self.bin = bins[-1]
-        out = subprocess.run([str(SCRIPT), "start"], check=True, capture_output=True,
-                             text=True, timeout=120).stdout
-        env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+        env = dict(line.removeprefix("export ").split("=", 1)
+                   for line in self._script("start").splitlines())
         self.dir = env["PGCLUSTER_DIR"]
         self.url = env["CASEFLOW_TEST_DATABASE_URL"].strip("'")
 
-    def _pg_ctl(self, *args: str) -> None:
-        command = [f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-w", *args]
-        if os.geteuid() == 0:  # pg_ctl refuses to run as root
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+    @staticmethod
+    def _script(*args: str) -> str:
+        return subprocess.run([str(SCRIPT), *args], check=True, capture_output=True,
+                              text=True, timeout=120).stdout
 
     def stop(self) -> None:
         """Stop the server the way a restart does: open connections are cut."""
-        self._pg_ctl("-m", "fast", "stop")
+        self._script("halt", self.dir)
 
     def start(self) -> None:
-        self._pg_ctl("-l", f"{self.dir}/server.log", "-o",
-                     f"-k {self.dir} -c listen_addresses='' -c fsync=off", "start")
+        self._script("resume", self.dir)
 
     def remove(self) -> None:
-        subprocess.run([str(SCRIPT), "stop", self.dir], check=True, timeout=60)
+        self._script("stop", self.dir)
 
 
 @pytest.fixture
