@@ -141,12 +141,8 @@ def move(process_id: str, actor: Actor, *, to_version: int | None = None,
 
     An instance that does not fit the target stays where it is, and its Move says why.
     """
-    target = target_version(process_id, to_version)
-    if from_version is not None and from_version == target.id:
-        raise ServiceError(f"--from and the target are both version {target.id}")
-    ids = to_move(process_id, target, from_version, case_numbers)
-    db.session.rollback()  # the reads above are not part of any instance's unit of work
-    return [move_instance(instance_id, target.id, actor, dry_run) for instance_id in ids]
+    return move_batch(process_id, actor, to_version=to_version, from_version=from_version,
+                      case_numbers=case_numbers, dry_run=dry_run).moves
 
 
 # a page's share of gunicorn's 30 s timeout: a web request moves this long, then offers more
@@ -155,24 +151,27 @@ WEB_SECONDS = 10.0
 
 @dataclass
 class Batch:
-    """A page's worth of moves, and how many instances are left after the last of them."""
+    """A run of moves, and how many instances are left after the last of them."""
 
     moves: list[Move]
     left: int
     last_id: int  # go on with the instances after this one
 
 
-def move_batch(process_id: str, actor: Actor, *, dry_run: bool = False, after: int = 0,
-               seconds: float = WEB_SECONDS) -> Batch:
-    """Move (or check) the instances behind the current version, oldest first after
-    instance `after`, for about `seconds`: a school's thousands of cases take minutes,
-    longer than a web request may run."""
-    target = target_version(process_id, None)
-    ids = [i for i in to_move(process_id, target) if i > after]
-    db.session.rollback()
+def move_batch(process_id: str, actor: Actor, *, to_version: int | None = None,
+               from_version: int | None = None, case_numbers: Sequence[str] = (),
+               dry_run: bool = False, after: int = 0, seconds: float | None = None) -> Batch:
+    """Move (or check) the instances `move` would, oldest first after instance `after`,
+    stopping after about `seconds` (None: all of them): a school's thousands of cases
+    take minutes, longer than a web request may run."""
+    target = target_version(process_id, to_version)
+    if from_version is not None and from_version == target.id:
+        raise ServiceError(f"--from and the target are both version {target.id}")
+    ids = [i for i in to_move(process_id, target, from_version, case_numbers) if i > after]
+    db.session.rollback()  # the reads above are not part of any instance's unit of work
     started, moves = time.monotonic(), []
     for instance_id in ids:
-        if moves and time.monotonic() - started >= seconds:
+        if seconds is not None and moves and time.monotonic() - started >= seconds:
             break
         moves.append(move_instance(instance_id, target.id, actor, dry_run))
     return Batch(moves, len(ids) - len(moves), moves[-1].instance_id if moves else after)
