@@ -18,8 +18,10 @@ SPARE_CONNECTIONS = 2
 def overrides(threads: int, timeout: int, environ: Mapping[str, str]) -> dict[str, Any]:
     """Return the settings a serving process adds: its pool, and (unless configured) a
     statement timeout of half gunicorn's, so a runaway query ends in "try again"."""
+    from caseflow import config
+
     found: dict[str, Any] = {"SQLALCHEMY_ENGINE_OPTIONS": pool_options(threads, timeout)}
-    if not environ.get("CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS"):
+    if "DB_STATEMENT_TIMEOUT_SECONDS" not in config.from_env(environ):
         found["DB_STATEMENT_TIMEOUT_SECONDS"] = max(1, timeout // 2) if timeout > 0 else 0
     return found
 

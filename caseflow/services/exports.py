@@ -171,13 +171,15 @@ def count_where(conds: Sequence[ColumnElement[bool]]) -> int:
 
 
 def case_list(user: User, f: caselist.CaseQuery) -> list[tuple[Case, Student, str, str]]:
-    """Load every case of a case-list filter, page by page, exactly as the list finds them."""
+    """Load every case of a case-list filter, page by page, exactly as the list finds them;
+    refuse (TooMany) a list longer than one export holds, before loading it."""
     out: list[tuple[Case, Student, str, str]] = []
     page = 1
     while True:
         f.page = page
         rows, total = caselist.search(user, f, PAGE)
-        check_size(total)
+        if page == 1:
+            check_size(total)
         students = {s.id: s for s in db.session.scalars(select(Student).where(
             Student.id.in_([r.case.student_id for r in rows])))}
         out += [(r.case, students[r.case.student_id], r.college, r.klass) for r in rows]

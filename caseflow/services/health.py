@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from caseflow import clock
 from caseflow.db import db
 from caseflow.models import AuditEvent, TimerRow
+from caseflow.services import beats
 from caseflow.services.setup import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,6 @@ def _check_timers(health: Health, now: datetime) -> None:
 
 
 def _check_workers(health: Health, now: datetime) -> None:
-    from caseflow.services import beats
-
     health.worker_seen_at, health.workers_running = beats.latest(now, grace())
     if health.worker_seen_at is None:
         health.problems.append("no timer worker has run against this database: start "

@@ -24,6 +24,7 @@ from caseflow.db import db
 from caseflow.engine import ProcessFault
 from caseflow.models import Case, TimerRow, WorkflowInstance
 from caseflow.services import ProcessFailed, cases, faults, idempotency, runner
+from caseflow.services.beats import Beat
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -195,8 +196,6 @@ def run_worker(interval: float, once: bool = False,
     a stop wakes it at once, and a stop in mid-round finishes the instance in hand. After
     each round it notes that this worker lives (caseflow.services.beats).
     """
-    from caseflow.services.beats import Beat
-
     stop = stop or threading.Event()
     sleep = sleep or stop.wait
     fired, backoff = 0, interval
