@@ -83,11 +83,14 @@ def init_db() -> None:
 
     app = _app()
     with app.app_context():
-        setup.migrate_database()
-        setup.seed_reference_data()
-        for line in setup.deploy_processes(by="cli"):
+        for line in setup.prepare_database("cli", _waiting_for_setup):
             click.echo(line)
     click.echo("database ready")
+
+
+def _waiting_for_setup() -> None:
+    click.echo("another caseflow init-db, deploy or demo is setting up this database: "
+               "waiting for it to finish…", err=True)
 
 
 @main.command("deploy")
@@ -99,7 +102,7 @@ def deploy(folder: str | None) -> None:
     from caseflow.services import setup
 
     app = _app()
-    with app.app_context():
+    with app.app_context(), setup.exclusive(_waiting_for_setup):
         for line in setup.deploy_processes(by="cli", folder=folder):
             click.echo(line)
 
@@ -312,7 +315,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     app = _app()
     with app.app_context():
-        for line in demo_service.prepare():
+        for line in demo_service.prepare(_waiting_for_setup):
             click.echo(line)
     if no_serve:
         return

@@ -3,13 +3,20 @@ on PostgreSQL."""
 
 from __future__ import annotations
 
+import fcntl
 import re
+import time
 import weakref
-from typing import Any
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from pathlib import Path
+from typing import IO, Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -119,3 +126,56 @@ def keep_prepared_statements(engine: Engine) -> None:
     event.listen(engine, "begin", begins)
     event.listen(engine, "commit", commits)
     event.listen(engine, "before_cursor_execute", executes)
+
+
+# -- one holder at a time, across processes and hosts ----------------------------------
+
+def held(engine: Engine, name: str, waiting: Callable[[], None], poll: float = 0.2
+         ) -> AbstractContextManager[None]:
+    """Hold the lock `name` of this database for a block; call `waiting` once first if
+    another process holds it, and wait for it.
+
+    On PostgreSQL this is a session advisory lock on a connection of its own (autocommit,
+    so no timeout ends it while the block runs; a holder that dies releases it with its
+    connection); on a SQLite file, an exclusive flock on a file beside it.
+    """
+    if engine.dialect.name == "postgresql":
+        return _advisory_lock(engine, zlib.crc32(f"caseflow:{name}".encode()), waiting, poll)
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return nullcontext()  # no file another process could open
+    try:
+        handle = open(Path(f"{database}-{name}.lock"), "a")  # noqa: SIM115
+    except OSError:
+        return nullcontext()  # a folder SQLite cannot write in: opening the database says why
+    return _file_lock(handle, waiting)
+
+
+@contextmanager
+def _file_lock(handle: IO[str], waiting: Callable[[], None]) -> Iterator[None]:
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+@contextmanager
+def _advisory_lock(engine: Engine, key: int, waiting: Callable[[], None], poll: float
+                   ) -> Iterator[None]:
+    # polled with pg_try_advisory_lock: a blocking pg_advisory_lock would fail after the
+    # connection's lock_timeout, and a setup may legitimately take longer than that
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        told = False
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+            if not told:
+                waiting()
+                told = True
+            time.sleep(poll)
+        try:
+            yield
+        finally:
+            with suppress(DBAPIError):  # a lost connection has released the lock already
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})

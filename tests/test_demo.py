@@ -18,7 +18,7 @@ from caseflow.services import demo
 
 
 def test_the_demo_has_cases_warnings_and_a_screening_round(app):
-    lines = list(demo.prepare())
+    lines = list(demo.prepare(lambda: None))
     assert any(line.startswith("demo accounts") for line in lines)
     assert db.session.scalar(select(func.count(Case.id))) >= 7  # six stories + a screening find
     states = dict(db.session.execute(select(PoliceWarning.source_ref, PoliceWarning.state)).all())
@@ -40,9 +40,9 @@ def test_the_demo_has_cases_warnings_and_a_screening_round(app):
 
 
 def test_preparing_again_creates_nothing_twice(app):
-    list(demo.prepare())
+    list(demo.prepare(lambda: None))
     counts = [db.session.scalar(select(func.count(m.id)))
               for m in (Case, PoliceWarning, ScreeningRound)]
-    list(demo.prepare())
+    list(demo.prepare(lambda: None))
     assert [db.session.scalar(select(func.count(m.id)))
             for m in (Case, PoliceWarning, ScreeningRound)] == counts

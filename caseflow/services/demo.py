@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -29,17 +29,18 @@ from caseflow.services.auth import hash_password
 log = logging.getLogger(__name__)
 
 
-def prepare() -> Iterator[str]:
-    """Create or reuse the demo database; yield lines to print."""
-    setup.migrate_database()
-    setup.seed_reference_data()
-    yield from setup.deploy_processes(by="demo")
-    if db.session.scalar(select(func.count(Student.id))) == 0:
-        school = demo_data.build_demo_school(today=clock.now().date())
-        load_school(school)
-        yield (f"created {len(school.colleges)} colleges, {len(school.classes)} classes, "
-               f"{len(school.students)} students")
-        yield from _open_demo_cases()
+def prepare(waiting: Callable[[], None]) -> Iterator[str]:
+    """Create or reuse the demo database, one setup at a time; yield lines to print."""
+    with setup.exclusive(waiting):
+        setup.migrate_database()
+        setup.seed_reference_data()
+        yield from setup.deploy_processes(by="demo")
+        if db.session.scalar(select(func.count(Student.id))) == 0:
+            school = demo_data.build_demo_school(today=clock.now().date())
+            load_school(school)
+            yield (f"created {len(school.colleges)} colleges, {len(school.classes)} classes, "
+                   f"{len(school.students)} students")
+            yield from _open_demo_cases()
     yield from _passwords_table()
 
 

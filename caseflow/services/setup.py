@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import current_app
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 import workflows
 from caseflow import audit, clock
-from caseflow.db import db
+from caseflow.db import db, held
 from caseflow.engine import BpmnCheckError, ProcessSource, check_files, split_bundle
 from caseflow.models import Lookup, ProcessCurrent, ProcessVersion, School
 
@@ -20,6 +21,26 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 class DeployError(Exception):
     """A process that cannot be deployed (e.g. a lane with no role)."""
+
+
+@contextmanager
+def exclusive(waiting: Callable[[], None]) -> Iterator[None]:
+    """Let one setup at a time (migrations, reference data, deploys) work on this database,
+    from whichever process or host; if another is at work, call `waiting` and wait for it.
+
+    Two `init-db` started together (a province's app hosts upgraded at once) would
+    otherwise both create the schema or deploy the same files, and one would fail."""
+    with held(db.engine, "setup", waiting):
+        yield
+
+
+def prepare_database(by: str, waiting: Callable[[], None]) -> list[str]:
+    """Migrate, seed the reference data and deploy what changed, one setup at a time;
+    return one line per process."""
+    with exclusive(waiting):
+        migrate_database()
+        seed_reference_data()
+        return deploy_processes(by=by)
 
 
 def migrate_database() -> None:
