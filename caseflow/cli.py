@@ -261,8 +261,10 @@ def _timers_and_backup(result: Health) -> str:
     overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
     workers = "not counted" if result.workers_running is None else result.workers_running
     age = result.backup_age_seconds
+    clock = ("" if result.clock_skew is None else
+             f"; clock: {result.clock_skew.total_seconds():+.3f} s to the database server's")
     return (f"; overdue timers: {overdue}; timer workers running: {workers}; last backup: "
-            f"{'none made' if age is None else f'{age // 3600} h ago'}")
+            f"{'none made' if age is None else f'{age // 3600} h ago'}{clock}")
 
 
 @main.command("serve")

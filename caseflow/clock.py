@@ -19,6 +19,12 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
+def real() -> datetime:
+    """Return this host's own clock in UTC: never simulated, to compare with another
+    machine's clock."""
+    return datetime.now(UTC)
+
+
 def advance(delta: timedelta) -> datetime:
     """Move simulated time forward for the whole process and return the new now."""
     global _offset

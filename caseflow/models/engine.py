@@ -114,3 +114,5 @@ class WorkerBeat(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fired: Mapped[int] = mapped_column(default=0)  # timers it fired since it started
+    # the database server's clock less the worker's (PostgreSQL only: on SQLite, one clock)
+    clock_skew_ms: Mapped[int | None] = mapped_column()

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from caseflow import clock
 from caseflow.db import db
 from caseflow.models import AuditEvent, TimerRow
-from caseflow.services import beats
+from caseflow.services import beats, skew
 from caseflow.services.setup import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class Health:
     last_backup_at: datetime | None = None  # the last `caseflow backup make`, if any
     workers_running: int | None = None  # timer workers seen within the grace
     worker_seen_at: datetime | None = None  # the last sign of life of any timer worker
+    worker_clock_skew: timedelta | None = None  # the running worker's farthest off
+    clock_skew: timedelta | None = None  # the database's clock less this host's (PostgreSQL)
     checked_at: datetime | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -63,7 +65,9 @@ class Health:
                     "overdue": self.overdue_timers,
                     "oldest_overdue_seconds": self.oldest_overdue_seconds},
                 "workers": {"running": self.workers_running,
-                            "last_seen_at": _iso(self.worker_seen_at)},
+                            "last_seen_at": _iso(self.worker_seen_at),
+                            "clock_skew_seconds": skew.seconds(self.worker_clock_skew)},
+                "clock": {"skew_seconds": skew.seconds(self.clock_skew)},
                 "backup": {"last_at": _iso(self.last_backup_at),
                            "age_seconds": self.backup_age_seconds},
                 "checked_at": _iso(self.checked_at),
@@ -99,6 +103,7 @@ def check(now: datetime | None = None, ready_only: bool = False) -> Health:
         health.schema, problems = schema_state()
         health.problems += problems
         if health.schema == "ok" and not ready_only:
+            _check_clock(health)
             _check_timers(health, now)
             _check_workers(health, now)
             _check_backup(health)
@@ -152,8 +157,19 @@ def _check_timers(health: Health, now: datetime) -> None:
                 "process_failed name the element); is `caseflow worker` running for the rest?"))
 
 
+def _check_clock(health: Health) -> None:
+    health.clock_skew = skew.measure()
+    if skew.too_far(health.clock_skew):
+        health.problems.append(skew.describe(health.clock_skew, "this server's"))
+
+
 def _check_workers(health: Health, now: datetime) -> None:
-    health.worker_seen_at, health.workers_running = beats.latest(now, grace())
+    seen = beats.latest(now, grace())
+    health.worker_seen_at, health.workers_running = seen.at, seen.running
+    health.worker_clock_skew = seen.worst_skew
+    if skew.too_far(seen.worst_skew):
+        health.problems.append(skew.describe(seen.worst_skew, "a timer worker's") +
+                               " (the worker's log names its host)")
     if health.worker_seen_at is None:
         health.problems.append("no timer worker has run against this database: start "
                                "`caseflow worker`, or escalations never fire")

@@ -112,7 +112,8 @@ def test_a_caseflow_without_a_running_timer_worker_fails_the_check(app, client, 
     assert answer.get_json()["problems"] == [
         "no timer worker has run against this database: start `caseflow worker`, or "
         "escalations never fire"]
-    assert answer.get_json()["workers"] == {"running": 0, "last_seen_at": None}
+    assert answer.get_json()["workers"] == {"running": 0, "last_seen_at": None,
+                                            "clock_skew_seconds": None}
     timers.run_worker(1.0, once=True)
     assert client.get("/healthz").status_code == 200
     travel.by(seconds=100)  # within the grace: a worker sleeping or in a long round
