@@ -139,7 +139,7 @@ def gate() -> Any:
     if rule is None and current_app.testing and "." not in endpoint:
         return None  # a route a test adds to the app itself (never a caseflow blueprint)
     if rule is None:
-        log.error("endpoint %s has no access rule: add it to caseflow/access_routes.py", endpoint)
+        log.error("endpoint %s has no access rule: add it to caseflow/access/routes.py", endpoint)
         abort(404)
     if rule in (access.PUBLIC, access.TOKEN):
         return None

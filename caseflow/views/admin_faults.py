@@ -13,7 +13,7 @@ from flask import Blueprint, render_template
 from caseflow.services import faults, migration
 from caseflow.views import page_arg, page_size, pages
 
-# administrators only: the route gate's ADMIN rule (caseflow/access_routes.py)
+# administrators only: the route gate's ADMIN rule (caseflow/access/routes.py)
 bp = Blueprint("admin_faults", __name__, url_prefix="/admin/faults")
 
 

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from caseflow.services import NotFound, migration
 from caseflow.views import actor
 
-# administrators only: the route gate's ADMIN rule (caseflow/access_routes.py)
+# administrators only: the route gate's ADMIN rule (caseflow/access/routes.py)
 bp = Blueprint("admin_processes", __name__, url_prefix="/admin/processes")
 
 

@@ -10,39 +10,35 @@ together, so a route cannot forget the check.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
-from caseflow import settings
-
-# Every route's rule lives in access_routes; re-exported so there is one door.
-from caseflow.access_routes import ADMIN as ADMIN
-from caseflow.access_routes import PUBLIC as PUBLIC
-from caseflow.access_routes import ROUTES as ROUTES
-from caseflow.access_routes import SIGNED_IN as SIGNED_IN
-from caseflow.access_routes import TOKEN as TOKEN
-from caseflow.access_routes import route_rule as route_rule
+# Every route's rule lives in access.routes, the roles in access.roles and the rules of
+# discovery (warnings, screening rounds) in access.discovery; re-exported so there is one door.
+from caseflow.access.discovery import ROUND_READERS as ROUND_READERS
+from caseflow.access.discovery import WARNING_ENTRY as WARNING_ENTRY
+from caseflow.access.discovery import WARNING_READERS as WARNING_READERS
+from caseflow.access.discovery import may_enter_warning as may_enter_warning
+from caseflow.access.discovery import may_open_round as may_open_round
+from caseflow.access.discovery import may_screen_class as may_screen_class
+from caseflow.access.discovery import may_see_round as may_see_round
+from caseflow.access.discovery import may_see_warnings as may_see_warnings
+from caseflow.access.discovery import may_start_round as may_start_round
+from caseflow.access.roles import may_administer as may_administer
+from caseflow.access.roles import roles as roles
+from caseflow.access.routes import ADMIN as ADMIN
+from caseflow.access.routes import PUBLIC as PUBLIC
+from caseflow.access.routes import ROUTES as ROUTES
+from caseflow.access.routes import SIGNED_IN as SIGNED_IN
+from caseflow.access.routes import TOKEN as TOKEN
+from caseflow.access.routes import route_rule as route_rule
 from caseflow.models import Case, Student, TaskRow, User
 from caseflow.services import NotFound
 
 CASE_READ_ALL = ("student_affairs", "leader")
 CASE_ROLES = ("counselor", "college_officer", "psych_center", "security_office",
               "student_affairs", "leader")
-
-
-def roles(user: User) -> set[str]:
-    """Return the user's roles, with the lead office resolved."""
-    held = set(user.role_names)
-    if settings.lead_office_role() in held:
-        held.add("lead_office")
-    return held
-
-
-def may_administer(user: User) -> bool:
-    """Say whether `user` is an administrator (users, organisation, deployments)."""
-    return bool(getattr(user, "is_authenticated", False)) and "admin" in roles(user)
 
 
 # -- cases ---------------------------------------------------------------------------------
@@ -293,51 +289,6 @@ def may_manage_settings(user: User) -> bool:
 def may_manage_users(user: User) -> bool:
     """Say whether `user` may manage accounts, roles, second factors and API tokens."""
     return may_administer(user)
-
-
-# -- discovery: police warnings and screening rounds (issue 7) ---------------------------
-
-WARNING_ENTRY = ("security_office", "lead_office")
-WARNING_READERS = ("security_office", "lead_office", "student_affairs", "leader")
-ROUND_READERS = ("lead_office", "student_affairs", "leader")
-
-
-def may_enter_warning(user: User) -> bool:
-    """Say whether `user` may enter a police warning or resolve its student by hand."""
-    return bool(roles(user) & set(WARNING_ENTRY))
-
-
-def may_see_warnings(user: User) -> bool:
-    """Say whether `user` may list warnings (unmatched ones included)."""
-    return bool(roles(user) & set(WARNING_READERS))
-
-
-def may_start_round(user: User) -> bool:
-    """Say whether `user` may start a screening round: the lead office."""
-    return "lead_office" in roles(user)
-
-
-def may_see_round(user: User, college_id: int | None = None) -> bool:
-    """Say whether `user` may see a round's progress (a college officer: their college)."""
-    held = roles(user)
-    if held & set(ROUND_READERS):
-        return True
-    return ("college_officer" in held and college_id is not None
-            and user.college_id == college_id)
-
-
-def may_open_round(user: User, college_ids: Collection[int]) -> bool:
-    """Say whether `user` may open a round whose classes are in `college_ids`: a reader of
-    rounds any round, a college officer only a round holding classes of their college."""
-    return may_see_round(user) or any(may_see_round(user, c) for c in college_ids)
-
-
-def may_screen_class(user: User, class_id: int, college_id: int) -> bool:
-    """Say whether `user` may submit a class's screening: its counselor or college officer."""
-    held = roles(user)
-    if "counselor" in held and class_id in user.class_ids:
-        return True
-    return "college_officer" in held and user.college_id == college_id
 
 
 # -- the one door: load and check together ---------------------------------------------
