@@ -182,11 +182,14 @@ def bpmn_render(file: str, output: str | None) -> None:
 def worker(once: bool, interval: float) -> None:
     """Fire due timers (escalations, waits, retries); SIGTERM or Ctrl-C stops it cleanly."""
     from caseflow.services import timers
-    from caseflow.serving import refuse_a_schema_not_ours
+    from caseflow.serving import refuse_a_schema_not_ours, unencrypted_database
 
     app = _app()
     with app.app_context():
         refuse_a_schema_not_ours()  # else every round would fail on a missing table
+        unencrypted = unencrypted_database()
+    if unencrypted:
+        click.echo(unencrypted, err=True)
     grace = app.config["HEALTH_TIMER_GRACE_SECONDS"]
     if not once and interval >= grace:
         click.echo(f"warning: --interval {interval:g} s is not shorter than the health "
@@ -286,8 +289,8 @@ def serve(bind: str, workers: int, threads: int, timeout: int, access_log: str |
 
     app = _app(serving.overrides(threads, timeout, os.environ))
     with app.app_context():
-        warning = serving.connection_budget(workers, threads)
-    if warning:
+        warnings = [serving.connection_budget(workers, threads), serving.unencrypted_database()]
+    for warning in filter(None, warnings):
         click.echo(warning, err=True)
     serving.warm_up(app)
     click.echo(f"caseflow on http://{bind}/ with {workers} workers x {threads} threads "

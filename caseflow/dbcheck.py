@@ -1,6 +1,11 @@
-"""Say which database caseflow is using, without its password."""
+"""Say which database caseflow is using, without its password, and whether the way to it
+is private."""
 
 from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy.engine import make_url
@@ -17,3 +22,36 @@ def describe_url(url: str | None = None) -> str:
     if parsed.drivername.startswith("sqlite"):
         return f"(SQLite file {parsed.database})"
     return parsed.render_as_string(hide_password=True)
+
+
+def transport(connection: Any) -> Transport | None:
+    """Return how a live SQLAlchemy connection reaches PostgreSQL (None for SQLite)."""
+    if connection.dialect.name != "postgresql":
+        return None
+    raw = connection.connection.dbapi_connection
+    return Transport(raw.info.host, raw.info.hostaddr, bool(raw.pgconn.ssl_in_use))
+
+
+@dataclass(frozen=True)
+class Transport:
+    """Where a PostgreSQL connection goes: the host named, the server's address ("" over a
+    Unix socket), and whether TLS encrypts it."""
+
+    host: str
+    address: str
+    encrypted: bool
+
+    @property
+    def crosses_network(self) -> bool:
+        """Return whether the data leaves this machine (TCP to an address not loopback)."""
+        return bool(self.address) and not ipaddress.ip_address(self.address).is_loopback
+
+
+def plaintext_warning(found: Transport | None) -> str | None:
+    """Say so when students' data would cross the network to the database unencrypted."""
+    if found is None or found.encrypted or not found.crosses_network:
+        return None
+    return (f"warning: the connection to the database at {found.host} ({found.address}) is "
+            "not encrypted: students' data crosses the network in clear text. Turn on TLS "
+            "in PostgreSQL and add sslmode=verify-full&sslrootcert=/path/to/ca.pem to "
+            "CASEFLOW_DATABASE_URL")

@@ -65,6 +65,18 @@ def connection_budget(workers: int, threads: int) -> str | None:
             "max_connections, or serve with fewer --workers or --threads")
 
 
+def unencrypted_database() -> str | None:
+    """Say so when this process reaches PostgreSQL across the network without TLS.
+
+    Needs an app context."""
+    from caseflow.db import db
+    from caseflow.dbcheck import plaintext_warning, transport
+
+    found = transport(db.session.connection())
+    db.session.rollback()
+    return plaintext_warning(found)
+
+
 # The path without its query string: a search or a `next=` may carry a student's name.
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 

@@ -6,7 +6,6 @@ These tests start a PostgreSQL cluster of their own, since they stop and start i
 
 from __future__ import annotations
 
-import glob
 import signal
 import subprocess
 import time
@@ -24,41 +23,14 @@ from caseflow import audit, clock
 from caseflow.db import db
 from caseflow.models import AuditEvent, TaskRow, TimerRow
 from caseflow.services import setup, timers
-from tests.conftest import _make_app, login, unavailable
+from tests.conftest import _make_app, login
+from tests.production.cluster import Server
 from tests.production.support import events, start_review, version
 from tests.production.test_db_errors import _assert_try_again, _form
 from tests.production.test_serve import _free_port, _get
 from tests.production.test_worker import CASEFLOW, _env, _overdue_victims
 
 pytestmark = pytest.mark.database("postgresql")
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
-
-
-class Server:
-    """A throw-away PostgreSQL cluster this test may stop and start (scripts/pg-cluster)."""
-
-    def __init__(self) -> None:
-        if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
-            unavailable("PostgreSQL server binaries are missing (apt-get install postgresql)")
-        env = dict(line.removeprefix("export ").split("=", 1)
-                   for line in self._script("start").splitlines())
-        self.dir = env["PGCLUSTER_DIR"]
-        self.url = env["CASEFLOW_TEST_DATABASE_URL"].strip("'")
-
-    @staticmethod
-    def _script(*args: str) -> str:
-        return subprocess.run([str(SCRIPT), *args], check=True, capture_output=True,
-                              text=True, timeout=120).stdout
-
-    def stop(self) -> None:
-        """Stop the server the way a restart does: open connections are cut."""
-        self._script("halt", self.dir)
-
-    def start(self) -> None:
-        self._script("resume", self.dir)
-
-    def remove(self) -> None:
-        self._script("stop", self.dir)
 
 
 @pytest.fixture

@@ -1,0 +1,39 @@
+"""A throw-away PostgreSQL cluster of a test's own (scripts/pg-cluster), for tests that stop
+and start the server or need it set up differently (TLS on a TCP port)."""
+
+from __future__ import annotations
+
+import glob
+import subprocess
+from pathlib import Path
+
+from tests.conftest import unavailable
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
+
+
+class Server:
+    """A cluster started by `scripts/pg-cluster start [ARGS]`; `url` reaches it."""
+
+    def __init__(self, *start: str) -> None:
+        if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+            unavailable("PostgreSQL server binaries are missing (apt-get install postgresql)")
+        env = dict(line.removeprefix("export ").split("=", 1)
+                   for line in self._script("start", *start).splitlines())
+        self.dir = env["PGCLUSTER_DIR"]
+        self.url = env["CASEFLOW_TEST_DATABASE_URL"].strip("'")
+
+    @staticmethod
+    def _script(*args: str) -> str:
+        return subprocess.run([str(SCRIPT), *args], check=True, capture_output=True,
+                              text=True, timeout=120).stdout
+
+    def stop(self) -> None:
+        """Stop the server the way a restart does: open connections are cut."""
+        self._script("halt", self.dir)
+
+    def start(self) -> None:
+        self._script("resume", self.dir)
+
+    def remove(self) -> None:
+        self._script("stop", self.dir)
