@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class Health:
     """The answers of one check; `problems` says, in words, what is wrong."""
 
-    database: str = "ok"
+    database: str = "ok"  # "unreachable" or "read-only" when it is not
     schema: str = "unknown"  # until read; "ok", "behind", "newer" or "empty" once it is
     overdue_timers: int | None = None  # None: not counted (the database or schema failed)
     oldest_overdue_seconds: int | None = None
@@ -102,6 +102,7 @@ def check(now: datetime | None = None, ready_only: bool = False) -> Health:
     try:
         health.schema, problems = schema_state()
         health.problems += problems
+        _check_writable(health)
         if health.schema == "ok" and not ready_only:
             _check_clock(health)
             _check_timers(health, now)
@@ -155,6 +156,22 @@ def _check_timers(health: Health, now: datetime) -> None:
                 "is `caseflow worker` running?" if not failed else
                 f"{failed} of them wait for their process model to be fixed (audit events "
                 "process_failed name the element); is `caseflow worker` running for the rest?"))
+
+
+def _check_writable(health: Health) -> None:
+    """Fail when PostgreSQL takes no writes: a standby (after a failover the URL may point
+    at the old primary, now a replica) or default_transaction_read_only. Pages would open
+    and every submission would fail."""
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    if conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on":
+        standby = conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one()
+        health.database = "read-only"
+        health.problems.append(
+            "the database takes no writes (" + ("a standby server" if standby else
+                                                "default_transaction_read_only is on") +
+            "): every submission would fail; point CASEFLOW_DATABASE_URL at the primary")
 
 
 def _check_clock(health: Health) -> None:

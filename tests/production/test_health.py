@@ -268,3 +268,35 @@ def test_a_worker_deep_in_a_long_backlog_is_still_seen(app, people, monkeypatch)
     # noted during the round (after the 1st and the 3rd batch: half a minute apart at most
     # once a note is written), not only at its end, 100 s in
     assert 75 <= (row.beat_at - started).total_seconds() < 76 and row.fired == 3
+
+
+@pytest.mark.database("postgresql")
+def test_a_database_that_takes_no_writes_takes_the_server_out_of_the_balancer(
+        app, client, people, tmp_path):
+    from tests.conftest import _pg_admin, login
+    from tests.production.test_db_errors import _assert_try_again, _form
+
+    name = db.engine.url.database
+    task_id = start_review(people.class1.id, people.counselor1.id)[1]
+    login(client, "counselor1")
+    form = _form(client, task_id)  # opened before; submitted once writes are refused
+    _pg_admin(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+    db.session.remove()
+    db.engine.dispose()  # new connections take the setting, as after pointing at a replica
+    try:
+        answer = client.get("/readyz")
+        assert answer.status_code == 503
+        assert answer.get_json()["database"] == "read-only"
+        assert answer.get_json()["problems"] == [
+            "the database takes no writes (default_transaction_read_only is on): every "
+            "submission would fail; point CASEFLOW_DATABASE_URL at the primary"]
+        assert client.get("/healthz").get_json()["database"] == "read-only"
+        _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
+    finally:
+        _pg_admin(f"ALTER DATABASE {name} RESET default_transaction_read_only")
+        db.session.remove()
+        db.engine.dispose()
+    worker_alive()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").get_json()["database"] == "ok"
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302, "then it goes through"
