@@ -15,11 +15,11 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 class Server:
     """A cluster started by `scripts/pg-cluster start [ARGS]`; `url` reaches it."""
 
-    def __init__(self, *start: str) -> None:
+    def __init__(self, *start: str, command: str = "start") -> None:
         if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
             unavailable("PostgreSQL server binaries are missing (apt-get install postgresql)")
         env = dict(line.removeprefix("export ").split("=", 1)
-                   for line in self._script("start", *start).splitlines())
+                   for line in self._script(command, *start).splitlines())
         self.dir = env["PGCLUSTER_DIR"]
         self.url = env["CASEFLOW_TEST_DATABASE_URL"].strip("'")
 
@@ -34,6 +34,10 @@ class Server:
 
     def start(self) -> None:
         self._script("resume", self.dir)
+
+    def standby(self) -> Server:
+        """Start a read-only standby streaming from this cluster (a replica)."""
+        return Server(self.dir, command="standby")
 
     def remove(self) -> None:
         self._script("stop", self.dir)

@@ -300,3 +300,28 @@ def test_a_database_that_takes_no_writes_takes_the_server_out_of_the_balancer(
     assert client.get("/readyz").status_code == 200
     assert client.get("/healthz").get_json()["database"] == "ok"
     assert client.post(f"/tasks/{task_id}", data=form).status_code == 302, "then it goes through"
+
+
+@pytest.mark.database("postgresql")
+def test_a_standby_server_is_named_as_one(tmp_path):
+    from tests.production.cluster import Server
+
+    primary = Server()
+    try:
+        with _make_app(tmp_path / "primary", primary.url).app_context():
+            from caseflow.services import setup
+
+            setup.migrate_database()
+            db.engine.dispose()
+        replica = primary.standby()
+        try:
+            answer = _make_app(tmp_path / "replica", replica.url).test_client().get("/readyz")
+        finally:
+            replica.remove()
+    finally:
+        primary.remove()
+    assert answer.status_code == 503
+    assert answer.get_json()["schema"] == "ok", "the replica has the whole schema"
+    assert answer.get_json()["problems"] == [
+        "the database takes no writes (a standby server): every submission would fail; "
+        "point CASEFLOW_DATABASE_URL at the primary"]
