@@ -211,8 +211,10 @@ def _write_back(instance: WorkflowInstance, run: Run, events: list[EngineEvent],
                 case: Case | None, completed: TaskRow | None, state: str | None = None
                 ) -> Outcome:
     now = clock.now()
-    instance.state = run.dump() if state is None else state
-    instance.updated_at = now
+    dumped = run.dump() if state is None else state
+    if events or dumped != instance.state:
+        instance.state, instance.updated_at = dumped, now
+    # else nothing happened (a timer another worker fired first): no new version, no write
     if run.completed:
         instance.status = "completed"
     outcome = Outcome(instance, events, data_objects=run.data_objects)

@@ -109,3 +109,25 @@ def test_on_sqlite_every_process_shares_one_clock_so_none_is_measured(app, clien
     assert answer["clock"] == {"skew_seconds": None}
     assert answer["workers"]["clock_skew_seconds"] is None
     assert health.check().clock_skew is None
+
+
+def test_a_worker_whose_clock_is_ahead_takes_leases_early_but_no_timer_fires_twice(app, people):
+    from caseflow import audit
+    from tests.production.support import events, race, start_review, version
+
+    ids = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(10)]
+    due = clock.now() + timedelta(hours=3)
+    claimed = timers.claim_due(due)  # worker A holds the leases for a minute by its clock
+    db.session.commit()
+    assert sorted(claimed) == sorted(ids)
+    ahead = due + timedelta(minutes=2)  # worker B's clock: A's leases look run out
+    assert timers.fire_due(ahead) == 10
+    assert sum(timers.fire_instance(i, due) for i in claimed) == 0, "A finds them fired"
+    more = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(10)]
+    results = race(app, (None, lambda _: timers.fire_due(due)),
+                   (None, lambda _: timers.fire_due(ahead)))
+    assert [r.error for r in results] == [None, None]
+    assert sum(r.value for r in results) == 10
+    assert events("timer_fired") == 20
+    assert [version(i) for i in ids + more] == [2] * 20
+    assert audit.verify(db.session).ok
