@@ -43,6 +43,7 @@ class Health:
     worker_seen_at: datetime | None = None  # the last sign of life of any timer worker
     worker_clock_skew: timedelta | None = None  # the running worker's farthest off
     clock_skew: timedelta | None = None  # the database's clock less this host's (PostgreSQL)
+    connections: tuple[int, int] | None = None  # PostgreSQL: (in use, allowed)
     checked_at: datetime | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -68,6 +69,8 @@ class Health:
                             "last_seen_at": _iso(self.worker_seen_at),
                             "clock_skew_seconds": skew.seconds(self.worker_clock_skew)},
                 "clock": {"skew_seconds": skew.seconds(self.clock_skew)},
+                "connections": dict(zip(("used", "allowed"), self.connections or (None, None),
+                                        strict=True)),
                 "backup": {"last_at": _iso(self.last_backup_at),
                            "age_seconds": self.backup_age_seconds},
                 "checked_at": _iso(self.checked_at),
@@ -105,6 +108,7 @@ def check(now: datetime | None = None, ready_only: bool = False) -> Health:
         _check_writable(health)
         if health.schema == "ok" and not ready_only:
             _check_clock(health)
+            _check_connections(health)
             _check_timers(health, now)
             _check_workers(health, now)
             _check_backup(health)
@@ -172,6 +176,27 @@ def _check_writable(health: Health) -> None:
             "the database takes no writes (" + ("a standby server" if standby else
                                                 "default_transaction_read_only is on") +
             "): every submission would fail; point CASEFLOW_DATABASE_URL at the primary")
+
+
+CONNECTIONS_FULL = 0.9  # of what PostgreSQL allows: past it, the next app server is refused
+
+
+def _check_connections(health: Health) -> None:
+    """Fail when PostgreSQL's connections are nearly all taken: every app server, worker
+    and backup of the province shares them, and the next to connect would be refused."""
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    used, allowed = conn.execute(text(
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
+        "current_setting('max_connections')::int "
+        "- current_setting('superuser_reserved_connections')::int")).one()
+    health.connections = (int(used), int(allowed))
+    if used >= allowed * CONNECTIONS_FULL:
+        health.problems.append(
+            f"{used} of the {allowed} connections PostgreSQL allows are in use: the next app "
+            "server, worker or backup to connect may be refused; raise max_connections, or "
+            "serve with fewer --workers or --threads")
 
 
 def _check_clock(health: Health) -> None:

@@ -325,3 +325,48 @@ def test_a_standby_server_is_named_as_one(tmp_path):
     assert answer.get_json()["problems"] == [
         "the database takes no writes (a standby server): every submission would fail; "
         "point CASEFLOW_DATABASE_URL at the primary"]
+
+
+@pytest.mark.database("postgresql")
+def test_nearly_all_of_postgresqls_connections_taken_fails_the_check(tmp_path):
+    import psycopg
+
+    from tests.production.cluster import Server
+
+    server = Server("--max-connections", "12")  # 3 reserved: 9 for caseflow and the rest
+    extra: list[psycopg.Connection] = []
+    try:
+        with _make_app(tmp_path, server.url).app_context():
+            from caseflow.services import setup
+
+            setup.migrate_database()
+            db.engine.dispose()
+            worker_alive()
+            first = health.check()
+            assert first.ok, first.problems
+            used, allowed = first.connections
+            assert allowed == 9 and used < 9
+            raw = server.url.replace("postgresql+psycopg", "postgresql")
+            extra = [psycopg.connect(raw) for _ in range(allowed - used)]
+            full = health.check()
+            assert full.connections == (9, 9)
+            assert full.problems == [
+                "9 of the 9 connections PostgreSQL allows are in use: the next app server, "
+                "worker or backup to connect may be refused; raise max_connections, or serve "
+                "with fewer --workers or --threads"]
+            assert full.as_dict()["connections"] == {"used": 9, "allowed": 9}
+            for conn in extra:
+                conn.close()
+            assert health.check().ok
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        for conn in extra:
+            conn.close()
+        server.remove()
+
+
+@pytest.mark.database("sqlite")
+def test_on_sqlite_no_connections_are_counted(app, client):
+    worker_alive()
+    assert client.get("/healthz").get_json()["connections"] == {"used": None, "allowed": None}
