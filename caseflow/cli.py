@@ -266,6 +266,8 @@ def _timers_and_backup(result: Health) -> str:
     age = result.backup_age_seconds
     clock = ("" if result.clock_skew is None else
              f"; clock: {result.clock_skew.total_seconds():+.3f} s to the database server's")
+    if result.connections is not None:
+        clock += "; connections: {} of {}".format(*result.connections)
     return (f"; overdue timers: {overdue}; timer workers running: {workers}; last backup: "
             f"{'none made' if age is None else f'{age // 3600} h ago'}{clock}")
 

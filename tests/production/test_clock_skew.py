@@ -6,6 +6,7 @@ clock is moved by replacing `clock.real`, the one reading of it the measurement 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from datetime import timedelta
 
@@ -96,6 +97,7 @@ def test_the_health_command_prints_the_servers_clock_against_the_databases(app, 
     result = CliRunner().invoke(main, ["health"])
     assert result.exit_code == 0, result.output
     assert "; clock: +0.0" in result.output or "; clock: -0.0" in result.output
+    assert re.search(r"; connections: \d+ of 197", result.output)
     assert socket.gethostname() not in result.output
 
 
