@@ -1,5 +1,6 @@
-"""Say whether this caseflow can do its work: database, schema, escalations on time, a
-timer worker alive, and (if asked) a recent backup.
+"""Say whether this caseflow can do its work: database (reachable, and taking writes),
+schema, escalations on time, a timer worker alive, clocks in step with PostgreSQL's,
+connections to spare, and (if asked) a recent backup.
 
 For a monitor or systemd: `GET /healthz` and `caseflow health` ask the same questions.
 For a load balancer: `GET /readyz` and `caseflow health --ready` ask only whether this app

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import glob
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import unavailable
+from flask import Flask
+
+from caseflow.db import db
+from caseflow.services import setup
+from tests.conftest import _make_app, unavailable
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 
@@ -41,3 +47,16 @@ class Server:
 
     def remove(self) -> None:
         self._script("stop", self.dir)
+
+
+@contextmanager
+def migrated_app(server: Server, folder: Path) -> Iterator[Flask]:
+    """Give an app on the server's database, migrated, inside its app context."""
+    flask_app = _make_app(folder, server.url)
+    with flask_app.app_context():
+        setup.migrate_database()
+        try:
+            yield flask_app
+        finally:
+            db.session.remove()
+            db.engine.dispose()

@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from caseflow import audit, clock
 from caseflow.db import db
 from caseflow.models import AuditEvent, TaskRow, TimerRow
-from caseflow.services import setup, timers
-from tests.conftest import _make_app, login
-from tests.production.cluster import Server
+from caseflow.services import timers
+from tests.conftest import login
+from tests.production.cluster import Server, migrated_app
 from tests.production.support import events, start_review, version
 from tests.production.test_db_errors import _assert_try_again, _form
 from tests.production.test_serve import _free_port, _get
@@ -43,12 +43,8 @@ def server() -> Iterator[Server]:
 @pytest.fixture
 def app(tmp_path: Path, server: Server) -> Iterator[Flask]:
     """The app on the test's own cluster (this overrides the shared test database)."""
-    flask_app = _make_app(tmp_path, server.url)
-    with flask_app.app_context():
-        setup.migrate_database()
+    with migrated_app(server, tmp_path) as flask_app:
         yield flask_app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_the_app_gives_try_again_while_the_server_is_down_and_carries_on_after(

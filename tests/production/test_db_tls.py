@@ -17,11 +17,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from caseflow import serving
-from caseflow.db import db
 from caseflow.dbcheck import Transport, plaintext_warning, transport
-from caseflow.services import setup
-from tests.conftest import _make_app
-from tests.production.cluster import Server
+from tests.production.cluster import Server, migrated_app
 from tests.production.test_serve import _free_port
 from tests.production.test_worker import CASEFLOW
 
@@ -73,12 +70,8 @@ def test_plaintext_is_warned_about_only_when_it_leaves_this_machine(tls_server):
 
 @pytest.fixture
 def tls_app(tmp_path: Path, tls_server: Server) -> Iterator[Flask]:
-    flask_app = _make_app(tmp_path, tls_server.url)
-    with flask_app.app_context():
-        setup.migrate_database()
+    with migrated_app(tls_server, tmp_path) as flask_app:
         yield flask_app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_caseflow_runs_over_tls_and_the_worker_starts_without_a_warning(tls_app, tmp_path,

@@ -304,15 +304,12 @@ def test_a_database_that_takes_no_writes_takes_the_server_out_of_the_balancer(
 
 @pytest.mark.database("postgresql")
 def test_a_standby_server_is_named_as_one(tmp_path):
-    from tests.production.cluster import Server
+    from tests.production.cluster import Server, migrated_app
 
     primary = Server()
     try:
-        with _make_app(tmp_path / "primary", primary.url).app_context():
-            from caseflow.services import setup
-
-            setup.migrate_database()
-            db.engine.dispose()
+        with migrated_app(primary, tmp_path / "primary"):
+            pass
         replica = primary.standby()
         try:
             answer = _make_app(tmp_path / "replica", replica.url).test_client().get("/readyz")
@@ -331,16 +328,13 @@ def test_a_standby_server_is_named_as_one(tmp_path):
 def test_nearly_all_of_postgresqls_connections_taken_fails_the_check(tmp_path):
     import psycopg
 
-    from tests.production.cluster import Server
+    from tests.production.cluster import Server, migrated_app
 
     server = Server("--max-connections", "12")  # 3 reserved: 9 for caseflow and the rest
     extra: list[psycopg.Connection] = []
     try:
-        with _make_app(tmp_path, server.url).app_context():
-            from caseflow.services import setup
-
-            setup.migrate_database()
-            db.engine.dispose()
+        with migrated_app(server, tmp_path):
+            db.engine.dispose()  # the check below counts only its own connection
             worker_alive()
             first = health.check()
             assert first.ok, first.problems
@@ -358,8 +352,6 @@ def test_nearly_all_of_postgresqls_connections_taken_fails_the_check(tmp_path):
             for conn in extra:
                 conn.close()
             assert health.check().ok
-            db.session.remove()
-            db.engine.dispose()
     finally:
         for conn in extra:
             conn.close()
