@@ -82,8 +82,8 @@ def init_db() -> None:
     from caseflow.services import setup
 
     app = _app()
-    with app.app_context():
-        for line in setup.prepare_database("cli", _waiting_for_setup):
+    with app.app_context(), setup.exclusive(_waiting_for_setup):
+        for line in setup.prepare_database("cli"):
             click.echo(line)
     click.echo("database ready")
 
@@ -264,12 +264,13 @@ def _timers_and_backup(result: Health) -> str:
     overdue = "not counted" if result.overdue_timers is None else result.overdue_timers
     workers = "not counted" if result.workers_running is None else result.workers_running
     age = result.backup_age_seconds
-    clock = ("" if result.clock_skew is None else
-             f"; clock: {result.clock_skew.total_seconds():+.3f} s to the database server's")
+    server = ""  # PostgreSQL only
+    if result.clock_skew is not None:
+        server += f"; clock: {result.clock_skew.total_seconds():+.3f} s to the database server's"
     if result.connections is not None:
-        clock += "; connections: {} of {}".format(*result.connections)
+        server += "; connections: {} of {}".format(*result.connections)
     return (f"; overdue timers: {overdue}; timer workers running: {workers}; last backup: "
-            f"{'none made' if age is None else f'{age // 3600} h ago'}{clock}")
+            f"{'none made' if age is None else f'{age // 3600} h ago'}{server}")
 
 
 @main.command("serve")

@@ -24,6 +24,16 @@ def describe_url(url: str | None = None) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def allowed_connections(connection: Any) -> int:
+    """Return how many client connections PostgreSQL takes: max_connections less the ones
+    it reserves for superusers."""
+    from sqlalchemy import text
+
+    return int(connection.execute(text(
+        "SELECT current_setting('max_connections')::int "
+        "- current_setting('superuser_reserved_connections')::int")).scalar_one())
+
+
 def transport(connection: Any) -> Transport | None:
     """Return how a live SQLAlchemy connection reaches PostgreSQL (None for SQLite)."""
     if connection.dialect.name != "postgresql":

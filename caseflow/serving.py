@@ -46,15 +46,12 @@ def connection_budget(workers: int, threads: int) -> str | None:
     Needs an app context. Other app servers, timer workers and tools connect too, so this
     catches only a configuration that cannot work even on its own.
     """
-    from sqlalchemy import text
-
     from caseflow.db import db
+    from caseflow.dbcheck import allowed_connections
 
     if db.engine.dialect.name != "postgresql":
         return None
-    conn = db.session.connection()
-    allowed = (int(conn.execute(text("SHOW max_connections")).scalar_one())
-               - int(conn.execute(text("SHOW superuser_reserved_connections")).scalar_one()))
+    allowed = allowed_connections(db.session.connection())
     db.session.rollback()
     most = workers * (threads + SPARE_CONNECTIONS)
     if most <= allowed:

@@ -32,9 +32,7 @@ log = logging.getLogger(__name__)
 def prepare(waiting: Callable[[], None]) -> Iterator[str]:
     """Create or reuse the demo database, one setup at a time; yield lines to print."""
     with setup.exclusive(waiting):
-        setup.migrate_database()
-        setup.seed_reference_data()
-        yield from setup.deploy_processes(by="demo")
+        yield from setup.prepare_database("demo")
         if db.session.scalar(select(func.count(Student.id))) == 0:
             school = demo_data.build_demo_school(today=clock.now().date())
             load_school(school)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from caseflow import clock
 from caseflow.db import db
+from caseflow.dbcheck import allowed_connections
 from caseflow.models import AuditEvent, TimerRow
 from caseflow.services import beats, skew
 from caseflow.services.setup import MIGRATIONS
@@ -70,8 +71,8 @@ class Health:
                             "last_seen_at": _iso(self.worker_seen_at),
                             "clock_skew_seconds": skew.seconds(self.worker_clock_skew)},
                 "clock": {"skew_seconds": skew.seconds(self.clock_skew)},
-                "connections": dict(zip(("used", "allowed"), self.connections or (None, None),
-                                        strict=True)),
+                "connections": {"used": self.connections and self.connections[0],
+                                "allowed": self.connections and self.connections[1]},
                 "backup": {"last_at": _iso(self.last_backup_at),
                            "age_seconds": self.backup_age_seconds},
                 "checked_at": _iso(self.checked_at),
@@ -188,11 +189,10 @@ def _check_connections(health: Health) -> None:
     conn = db.session.connection()
     if conn.dialect.name != "postgresql":
         return
-    used, allowed = conn.execute(text(
-        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
-        "current_setting('max_connections')::int "
-        "- current_setting('superuser_reserved_connections')::int")).one()
-    health.connections = (int(used), int(allowed))
+    used = int(conn.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                 "WHERE backend_type = 'client backend'")).scalar_one())
+    allowed = allowed_connections(conn)
+    health.connections = (used, allowed)
     if used >= allowed * CONNECTIONS_FULL:
         health.problems.append(
             f"{used} of the {allowed} connections PostgreSQL allows are in use: the next app "

@@ -34,13 +34,12 @@ def exclusive(waiting: Callable[[], None]) -> Iterator[None]:
         yield
 
 
-def prepare_database(by: str, waiting: Callable[[], None]) -> list[str]:
-    """Migrate, seed the reference data and deploy what changed, one setup at a time;
-    return one line per process."""
-    with exclusive(waiting):
-        migrate_database()
-        seed_reference_data()
-        return deploy_processes(by=by)
+def prepare_database(by: str) -> list[str]:
+    """Migrate, seed the reference data and deploy what changed; return one line per
+    process. Hold `exclusive` around it."""
+    migrate_database()
+    seed_reference_data()
+    return deploy_processes(by=by)
 
 
 def migrate_database() -> None:
