@@ -34,7 +34,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             keep_prepared_statements(engine)
             set_timeouts(engine, app.config["DB_LOCK_TIMEOUT_SECONDS"],
                          app.config["DB_IDLE_IN_TRANSACTION_SECONDS"],
-                         app.config["DB_STATEMENT_TIMEOUT_SECONDS"])
+                         app.config["DB_STATEMENT_TIMEOUT_SECONDS"],
+                         connect_seconds=app.config["DB_CONNECT_TIMEOUT_SECONDS"],
+                         network_seconds=app.config["DB_NETWORK_TIMEOUT_SECONDS"])
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
 
     from caseflow import web

@@ -19,6 +19,8 @@ ENV_KEYS = {
     "CASEFLOW_DB_LOCK_TIMEOUT_SECONDS": "DB_LOCK_TIMEOUT_SECONDS",
     "CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "DB_IDLE_IN_TRANSACTION_SECONDS",
     "CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS": "DB_STATEMENT_TIMEOUT_SECONDS",
+    "CASEFLOW_DB_CONNECT_TIMEOUT_SECONDS": "DB_CONNECT_TIMEOUT_SECONDS",
+    "CASEFLOW_DB_NETWORK_TIMEOUT_SECONDS": "DB_NETWORK_TIMEOUT_SECONDS",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +59,12 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # serve` uses half its --timeout unless this is set, so the database gives up on a
         # runaway query before gunicorn kills the worker and every request it holds
         "DB_STATEMENT_TIMEOUT_SECONDS": 0,
+        # PostgreSQL on another host: a new connection that takes longer fails, and so
+        # does an open one whose host has been silent this long (a network cut), with
+        # "try again" and the worker's back-off instead of a wait of minutes (the server
+        # also ends a session whose client went silent, releasing its locks)
+        "DB_CONNECT_TIMEOUT_SECONDS": 5,
+        "DB_NETWORK_TIMEOUT_SECONDS": 10,
     }
 
 
@@ -93,7 +101,8 @@ def build(instance_path: Path, overrides: Mapping[str, Any] | None,
     config["HEALTH_BACKUP_MAX_AGE_HOURS"] = _whole(
         "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS", config["HEALTH_BACKUP_MAX_AGE_HOURS"], "hours", 0)
     for key in ("DB_LOCK_TIMEOUT_SECONDS", "DB_IDLE_IN_TRANSACTION_SECONDS",
-                "DB_STATEMENT_TIMEOUT_SECONDS"):
+                "DB_STATEMENT_TIMEOUT_SECONDS", "DB_CONNECT_TIMEOUT_SECONDS",
+                "DB_NETWORK_TIMEOUT_SECONDS"):
         config[key] = _whole(f"CASEFLOW_{key}", config[key], "seconds (0: no limit)", 0)
     return config
 

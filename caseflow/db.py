@@ -51,16 +51,18 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
-# -- PostgreSQL: how long to wait for a lock, and how long a transaction may sit idle ----
+# -- PostgreSQL: how long to wait for a lock, an idle transaction, a silent network ------
 
 def set_timeouts(engine: Engine, lock_seconds: int, idle_in_transaction_seconds: int,
-                 statement_seconds: int = 0) -> None:
+                 statement_seconds: int = 0, *, connect_seconds: int = 0,
+                 network_seconds: int = 0) -> None:
     """Give every new PostgreSQL connection of `engine` its timeouts (0: none).
 
     A statement that waits longer than `lock_seconds` for a lock, or runs longer than
     `statement_seconds`, fails (the person gets the "try again" page, the worker backs
     off), and PostgreSQL ends a session that sat idle inside a transaction longer than
-    `idle_in_transaction_seconds`, releasing its locks.
+    `idle_in_transaction_seconds`, releasing its locks. The network ones are in
+    `network_parameters`.
     """
     if engine.dialect.name != "postgresql":
         return
@@ -71,9 +73,47 @@ def set_timeouts(engine: Engine, lock_seconds: int, idle_in_transaction_seconds:
             cursor.execute("SET idle_in_transaction_session_timeout = "
                            f"{int(idle_in_transaction_seconds) * 1000}")
             cursor.execute(f"SET statement_timeout = {int(statement_seconds) * 1000}")
+            if network_seconds and dbapi_connection.info.hostaddr:  # TCP, not a socket
+                for name, value in _server_keepalives(network_seconds).items():
+                    cursor.execute(f"SET {name} = {value}")
         dbapi_connection.commit()  # SET outside a transaction block: it lasts the session
 
+    def parameters(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        for name, value in network_parameters(connect_seconds, network_seconds).items():
+            cparams.setdefault(name, value)  # the URL's own libpq parameters win
+
+    event.listen(engine, "do_connect", parameters)
     event.listen(engine, "connect", timeouts)
+
+
+def network_parameters(connect_seconds: int, network_seconds: int) -> dict[str, int]:
+    """Return the libpq parameters that end a wait on a database host gone silent.
+
+    Without them a network cut to another host (no reset, packets lost) holds a request
+    or the worker for minutes: libpq waits for a new connection as long as the kernel
+    retries (about 2 minutes) and for an answer on an open one for about 15. Sent data not
+    acknowledged within `network_seconds` (`tcp_user_timeout`), or keepalive probes of an
+    idle connection unanswered as long, end the connection with an error; a slow query is
+    not cut, since the server's host acknowledges it. Unix sockets ignore all but
+    `connect_timeout`.
+    """
+    found: dict[str, int] = {}
+    if connect_seconds:
+        found["connect_timeout"] = connect_seconds
+    if network_seconds:
+        found.update(keepalives=1, keepalives_idle=network_seconds,
+                     keepalives_interval=max(1, network_seconds // 3), keepalives_count=3,
+                     tcp_user_timeout=network_seconds * 1000)
+    return found
+
+
+def _server_keepalives(network_seconds: int) -> dict[str, int]:
+    """Return the server's side of the same: a backend whose client vanished mid-
+    transaction (its host cut off) ends within `network_seconds` of silence, releasing the
+    rows it locked, instead of holding them until the idle-in-transaction timeout."""
+    return {"tcp_keepalives_idle": network_seconds,
+            "tcp_keepalives_interval": max(1, network_seconds // 3),
+            "tcp_keepalives_count": 3, "tcp_user_timeout": network_seconds * 1000}
 
 
 # -- PostgreSQL: keep prepared statements across read-only requests -----------------------

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -21,38 +22,40 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 class Server:
     """A cluster started by `scripts/pg-cluster start [ARGS]`; `url` reaches it."""
 
-    def __init__(self, *start: str, command: str = "start") -> None:
+    def __init__(self, *start: str, command: str = "start", inside: tuple[str, ...] = ()
+                 ) -> None:
         if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
             unavailable("PostgreSQL server binaries are missing (apt-get install postgresql)")
+        self.inside = inside  # a command prefix the server runs under (a network namespace)
         env = dict(line.removeprefix("export ").split("=", 1)
-                   for line in self._script(command, *start).splitlines())
+                   for line in self._script(*inside, str(SCRIPT), command, *start).splitlines())
         self.dir = env["PGCLUSTER_DIR"]
         self.url = env["CASEFLOW_TEST_DATABASE_URL"].strip("'")
 
     @staticmethod
-    def _script(*args: str) -> str:
-        return subprocess.run([str(SCRIPT), *args], check=True, capture_output=True,
-                              text=True, timeout=120).stdout
+    def _script(*command: str) -> str:
+        return subprocess.run(list(command), check=True, capture_output=True, text=True,
+                              timeout=120).stdout
 
     def stop(self) -> None:
         """Stop the server the way a restart does: open connections are cut."""
-        self._script("halt", self.dir)
+        self._script(str(SCRIPT), "halt", self.dir)
 
     def start(self) -> None:
-        self._script("resume", self.dir)
+        self._script(*self.inside, str(SCRIPT), "resume", self.dir)
 
     def standby(self) -> Server:
         """Start a read-only standby streaming from this cluster (a replica)."""
         return Server(self.dir, command="standby")
 
     def remove(self) -> None:
-        self._script("stop", self.dir)
+        self._script(str(SCRIPT), "stop", self.dir)
 
 
 @contextmanager
-def migrated_app(server: Server, folder: Path) -> Iterator[Flask]:
+def migrated_app(server: Server, folder: Path, **settings: Any) -> Iterator[Flask]:
     """Give an app on the server's database, migrated, inside its app context."""
-    flask_app = _make_app(folder, server.url)
+    flask_app = _make_app(folder, server.url, **settings)
     with flask_app.app_context():
         setup.migrate_database()
         try:

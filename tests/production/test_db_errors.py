@@ -234,8 +234,13 @@ def test_the_database_timeouts_must_be_whole_seconds(tmp_path):
         with pytest.raises(ValueError, match="CASEFLOW_DB_LOCK_TIMEOUT_SECONDS must be a "
                                              "whole number of seconds"):
             config.build(tmp_path, None, {"CASEFLOW_DB_LOCK_TIMEOUT_SECONDS": bad})
-    built = config.build(tmp_path, None, {"CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "60"})
+    with pytest.raises(ValueError, match="CASEFLOW_DB_NETWORK_TIMEOUT_SECONDS must be a "
+                                         "whole number of seconds"):
+        config.build(tmp_path, None, {"CASEFLOW_DB_NETWORK_TIMEOUT_SECONDS": "soon"})
+    built = config.build(tmp_path, None, {"CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "60",
+                                          "CASEFLOW_DB_CONNECT_TIMEOUT_SECONDS": "8"})
     assert (built["DB_LOCK_TIMEOUT_SECONDS"], built["DB_IDLE_IN_TRANSACTION_SECONDS"]) == (10, 60)
+    assert (built["DB_CONNECT_TIMEOUT_SECONDS"], built["DB_NETWORK_TIMEOUT_SECONDS"]) == (8, 10)
 
 
 def test_no_free_connection_in_time_gives_try_again_not_an_error_page(app, client, people,

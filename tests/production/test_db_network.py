@@ -1,0 +1,212 @@
+"""The network to a PostgreSQL host of its own is cut (a broken switch, a firewall rule:
+packets silently lost, no reset) while the app and the worker use it. People get the
+"try again" page within seconds rather than a page that hangs for minutes, the worker
+backs off, the server frees the rows a cut-off transaction held while the network is
+still cut, a commit whose answer was lost is not done twice, and both carry on once the
+network is back. Each test builds its database host in network namespaces (netns.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, event, func, select, text
+
+from caseflow import audit, clock
+from caseflow.db import db
+from caseflow.models import AuditEvent, TaskRow, TimerRow
+from caseflow.services import timers
+from tests.conftest import login
+from tests.production.cluster import migrated_app
+from tests.production.netns import DatabaseHost
+from tests.production.support import events, start_review, version
+from tests.production.test_db_errors import _assert_try_again, _form
+from tests.production.test_worker import CASEFLOW
+
+# a regression would wait on the cut network for minutes: fail instead
+pytestmark = [pytest.mark.database("postgresql"), pytest.mark.timeout(90)]
+
+# small bounds, so each test waits seconds (caseflow's own defaults are 5 and 10)
+CONNECT_SECONDS, NETWORK_SECONDS = 2, 1
+
+
+@pytest.fixture
+def host() -> Iterator[DatabaseHost]:
+    found = DatabaseHost()
+    yield found
+    found.remove()
+
+
+@pytest.fixture
+def app(tmp_path: Path, host: DatabaseHost) -> Iterator[Flask]:
+    """The app on the database host (this overrides the shared test database)."""
+    with migrated_app(host.server, tmp_path, DB_CONNECT_TIMEOUT_SECONDS=CONNECT_SECONDS,
+                      DB_NETWORK_TIMEOUT_SECONDS=NETWORK_SECONDS) as flask_app:
+        yield flask_app
+
+
+def _app_sessions(host: DatabaseHost) -> int:
+    """Count the server's sessions from the app's address, looking through the socket."""
+    engine = create_engine(host.socket_url)
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                  "WHERE client_addr = CAST(:a AS inet)"),
+                             {"a": host.client}).scalar_one()
+    engine.dispose()
+    return found
+
+
+def _cut_at_commit(host: DatabaseHost, back_only: bool = False) -> None:
+    """Cut the network the next time the app commits, just before COMMIT is sent."""
+    def cut(conn) -> None:
+        host.cut(back_only=back_only)
+
+    event.listen(db.engine, "commit", cut, once=True)
+
+
+def test_connections_are_bounded_on_both_sides_and_the_urls_own_parameters_win(app, host):
+    with db.engine.connect() as conn:
+        sent = conn.connection.dbapi_connection.info.get_parameters()
+        server = [conn.execute(text(f"SHOW {name}")).scalar_one() for name in
+                  ("tcp_user_timeout", "tcp_keepalives_idle", "tcp_keepalives_count")]
+    assert (sent["connect_timeout"], sent["tcp_user_timeout"], sent["keepalives_idle"]) == (
+        "2", "1000", "1")
+    assert server == ["1000", "1", "3"]  # the server gives up on a silent client as soon
+    chosen = create_engine(f"{host.server.url}?connect_timeout=7&tcp_user_timeout=4000")
+    from caseflow.db import set_timeouts
+
+    set_timeouts(chosen, 10, 300, connect_seconds=5, network_seconds=10)
+    with chosen.connect() as conn:
+        sent = conn.connection.dbapi_connection.info.get_parameters()
+    chosen.dispose()
+    assert (sent["connect_timeout"], sent["tcp_user_timeout"], sent["keepalives_idle"]) == (
+        "7", "4000", "10")
+
+
+def test_while_the_network_is_cut_people_get_try_again_in_seconds_and_carry_on_after(
+        app, client, people, host):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    assert client.get("/").status_code == 200  # the pool now holds live connections
+    form = _form(client, task_id, needs_approval="on")
+    db.session.close()
+    host.cut()
+    try:
+        started = time.monotonic()
+        _assert_try_again(client.get("/"))
+        _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
+        waited = time.monotonic() - started
+    finally:
+        host.heal()
+    # each answer came once the network bound ran out (a dead pooled connection, then a
+    # new one that could not be made): without the bounds each would wait minutes, and
+    # gunicorn kills a request after 30 s
+    assert waited < 2 * (NETWORK_SECONDS + CONNECT_SECONDS) + 10
+    db.session.rollback()
+    assert version(instance_id) == 1
+    assert client.get("/").status_code == 200
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    db.session.expire_all()
+    assert version(instance_id) == 2 and events("task_completed") == 1
+    assert audit.verify(db.session).ok
+
+
+def test_a_commit_cut_off_on_its_way_saves_nothing_and_the_server_frees_its_rows_at_once(
+        app, client, people, host):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id, needs_approval="on")
+    before = db.session.scalar(select(func.count(AuditEvent.id)))
+    db.session.close()
+    _cut_at_commit(host)
+    try:
+        _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
+        # the step's rows were written and locked, and COMMIT never arrived: the server
+        # notices its client is gone and rolls back while the network is still cut,
+        # instead of holding the case's rows for the 5 minutes of the idle timeout
+        deadline = time.monotonic() + 30
+        while _app_sessions(host):
+            assert time.monotonic() < deadline, "the server still holds the cut-off session"
+            time.sleep(0.2)
+    finally:
+        host.heal()
+    db.session.rollback()
+    assert version(instance_id) == 1
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == before
+    assert db.session.get(TaskRow, task_id).state == "ready"
+    db.session.close()
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    db.session.expire_all()
+    assert version(instance_id) == 2 and events("task_completed") == 1
+    assert audit.verify(db.session).ok
+
+
+def test_a_commit_whose_answer_was_lost_is_not_done_again_when_the_person_retries(
+        app, client, people, host):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id, needs_approval="on")
+    db.session.close()
+    _cut_at_commit(host, back_only=True)  # COMMIT arrives; its answer is lost
+    try:
+        _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
+    finally:
+        host.heal()
+    db.session.rollback()
+    assert version(instance_id) == 2  # it was saved, whole, though the person was told
+    assert events("task_completed") == 1  # to try again...
+    retried = client.post(f"/tasks/{task_id}", data=form, follow_redirects=True)
+    assert retried.status_code == 200  # ...and trying again does not do it twice
+    db.session.expire_all()
+    assert version(instance_id) == 2 and events("task_completed") == 1
+    assert db.session.get(TaskRow, task_id).state == "completed"
+    assert audit.verify(db.session).ok
+
+
+def test_the_worker_backs_off_while_the_network_is_cut_and_fires_once_it_heals(
+        app, people, host):
+    ids = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(3)]
+    clock.advance(timedelta(hours=3))  # the review timers are due
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            host.heal()
+        elif len(pauses) == 3:
+            raise KeyboardInterrupt
+
+    assert timers.next_due(clock.now()) is not None  # the worker's engine is connected
+    db.session.close()
+    host.cut()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            timers.run_worker(1.0, sleep=sleep)
+    finally:
+        if len(pauses) < 2:
+            host.heal()
+    assert time.monotonic() - started < 60  # each failed round ended within its bounds
+    assert pauses[:2] == [2.0, 4.0]  # backed off while cut off, then a normal round
+    db.session.rollback()
+    assert events("timer_fired") == 3 and all(version(i) == 2 for i in ids)
+    assert db.session.scalar(select(func.count(TimerRow.id))
+                             .where(TimerRow.state == "fired")) == 3
+    assert audit.verify(db.session).ok
+
+
+def test_the_worker_warns_that_the_way_to_the_database_host_is_not_encrypted(
+        app, host, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "CASEFLOW_DATABASE_URL": host.server.url,
+           "CASEFLOW_SECRET_KEY": "test-secret", "CASEFLOW_AUDIT_KEY": "test-audit-key",
+           "CASEFLOW_INSTANCE_PATH": str(tmp_path)}
+    done = subprocess.run([CASEFLOW, "worker", "--once"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (f"warning: the connection to the database at {host.address} ({host.address}) "
+            "is not encrypted") in done.stderr
