@@ -1,8 +1,8 @@
 """The way to the database is private: `serve` and `worker` warn at start when students'
 data would cross the network to PostgreSQL without TLS. The facts (the server's address,
 whether TLS is on) are read from real connections to a cluster of the test's own that
-speaks TLS on 127.0.0.1; this machine has no second host, so a remote address is given to
-the decision by hand."""
+speaks TLS on 127.0.0.1; the decision's remote cases are given by hand here, and a real
+remote address (a host in a network namespace) is in test_db_network.py."""
 
 from __future__ import annotations
 
