@@ -228,7 +228,7 @@ def _dump(url: URL, partial: Path) -> tuple[int, int]:
     with _snapshot() as (conn, snapshot):
         seq, cases = _figures(conn)
         done = _pg_tool("pg_dump", "--format=custom", f"--snapshot={snapshot}",
-                        f"--file={partial}", url=url)
+                        f"--file={partial}", url=url, on=conn)
     if done.returncode != 0:
         raise BackupRefused(f"pg_dump failed: {_last_line(done.stderr)}")
     _list_dump(partial)
@@ -253,8 +253,10 @@ def _figures(conn: Connection) -> tuple[int, int]:
     return seq or 0, cases
 
 
-def _pg_tool(name: str, *args: str, url: URL | None = None) -> subprocess.CompletedProcess:
-    """Run pg_dump or pg_restore, on the database at `url` if given; never raise for its exit.
+def _pg_tool(name: str, *args: str, url: URL | None = None, on: Connection | None = None
+             ) -> subprocess.CompletedProcess:
+    """Run pg_dump or pg_restore, on the database at `url` if given (on the very server the
+    connection `on` is on, if given); never raise for its exit.
 
     The password goes in PGPASSWORD, not on the command line where `ps` shows it.
     """
@@ -265,9 +267,25 @@ def _pg_tool(name: str, *args: str, url: URL | None = None) -> subprocess.Comple
     if url is not None:
         if url.password:
             env["PGPASSWORD"] = str(url.password)
-        libpq = url.set(drivername="postgresql", password=None)
-        command.append(f"--dbname={libpq.render_as_string(hide_password=False)}")
+        command.append(f"--dbname={_conninfo(url, on)}")
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def _conninfo(url: URL, on: Connection | None = None) -> str:
+    """Return the libpq connection string psycopg connects to `url` with, without the
+    password. Several hosts (`?host=a&host=b`) become libpq's lists; with `on`, the one
+    host that connection reached, so pg_dump reads the snapshot on the server that made it.
+    """
+    from psycopg.conninfo import make_conninfo
+
+    _, given = url.get_dialect()().create_connect_args(url)
+    params = {key: value for key, value in given.items()
+              if isinstance(value, str | int) and key != "password"}
+    if on is not None:
+        info = on.connection.dbapi_connection.info
+        params.update(host=info.host, port=str(info.port))
+        params.pop("hostaddr", None)
+    return make_conninfo("", **params)
 
 
 def _list_dump(path: Path) -> list[str]:

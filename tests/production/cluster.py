@@ -48,6 +48,10 @@ class Server:
         """Start a read-only standby streaming from this cluster (a replica)."""
         return Server(self.dir, command="standby")
 
+    def promote(self) -> None:
+        """Make this standby the primary, as a failover does."""
+        self._script(str(SCRIPT), "promote", self.dir)
+
     def remove(self) -> None:
         self._script(str(SCRIPT), "stop", self.dir)
 
