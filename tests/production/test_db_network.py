@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from caseflow import audit, clock
 from caseflow.db import db
 from caseflow.models import AuditEvent, TaskRow, TimerRow
 from caseflow.services import timers
-from tests.conftest import login
+from tests.conftest import _make_app, login
 from tests.production.cluster import migrated_app
 from tests.production.netns import DatabaseHost
 from tests.production.support import events, start_review, version
@@ -59,6 +60,16 @@ def _app_sessions(host: DatabaseHost) -> int:
                              {"a": host.client}).scalar_one()
     engine.dispose()
     return found
+
+
+def _wait_until_gone(host: DatabaseHost) -> None:
+    """Wait (while the network is still cut) until the server has ended the app's sessions,
+    rolling back what they had not committed; 5 minutes (the idle timeout) without the
+    server's side of the network bound."""
+    deadline = time.monotonic() + 30
+    while _app_sessions(host):
+        assert time.monotonic() < deadline, "the server still holds the cut-off session"
+        time.sleep(0.2)
 
 
 def _cut_at_commit(host: DatabaseHost, back_only: bool = False) -> None:
@@ -129,10 +140,7 @@ def test_a_commit_cut_off_on_its_way_saves_nothing_and_the_server_frees_its_rows
         # the step's rows were written and locked, and COMMIT never arrived: the server
         # notices its client is gone and rolls back while the network is still cut,
         # instead of holding the case's rows for the 5 minutes of the idle timeout
-        deadline = time.monotonic() + 30
-        while _app_sessions(host):
-            assert time.monotonic() < deadline, "the server still holds the cut-off session"
-            time.sleep(0.2)
+        _wait_until_gone(host)
     finally:
         host.heal()
     db.session.rollback()
@@ -210,3 +218,39 @@ def test_the_worker_warns_that_the_way_to_the_database_host_is_not_encrypted(
     assert done.returncode == 0, done.stderr
     assert (f"warning: the connection to the database at {host.address} ({host.address}) "
             "is not encrypted") in done.stderr
+
+
+def test_a_worker_cut_off_mid_step_leaves_nothing_another_worker_waits_for(
+        app, people, host, tmp_path, monkeypatch):
+    from caseflow.services import runner
+
+    ids = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(3)]
+    due = clock.now() + timedelta(hours=3)
+    db.session.close()
+    real = runner._record_events
+
+    def record_then_cut(*args, **kwargs):
+        real(*args, **kwargs)
+        db.session.flush()  # the step's rows are written and the case's rows locked...
+        host.cut()  # ...when this worker's host loses the database
+
+    monkeypatch.setattr(runner, "_record_events", record_then_cut)
+    try:
+        with pytest.raises(OperationalError):
+            timers.fire_due(due)
+        monkeypatch.setattr(runner, "_record_events", real)
+        _wait_until_gone(host)  # the server ended the cut-off worker's session
+        # another worker, on a host that still reaches the database, once the cut-off
+        # worker's leases ran out: nothing is locked, each timer fires once
+        other = _make_app(tmp_path / "other", host.socket_url, DB_LOCK_TIMEOUT_SECONDS=2)
+        with other.app_context():
+            assert timers.fire_due(due + timers.LEASE + timedelta(seconds=1)) == 3
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        host.heal()
+    db.session.rollback()
+    assert all(version(i) == 2 for i in ids) and events("timer_fired") == 3
+    assert db.session.scalar(select(func.count(TimerRow.id))
+                             .where(TimerRow.state == "fired")) == 3
+    assert audit.verify(db.session).ok
