@@ -333,8 +333,10 @@ def _check_restored(path: Path, url: URL, result: Checked) -> None:
 
 
 def _last_line(stderr: str) -> str:
+    """Return the tool's last error line (its "detail:" lines come after it), else its last."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    errors = [line for line in lines if " error: " in line or "FATAL:" in line]
+    return (errors or lines or ["no message"])[-1]
 
 
 # -- what any copy must hold -------------------------------------------------------------

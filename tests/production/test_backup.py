@@ -267,3 +267,12 @@ def test_the_commands_make_and_check_a_backup(world, folder: Path, cli_database)
     again = CliRunner().invoke(main, ["backup", "make", str(path)])
     assert again.exit_code == 1 and "exists: a backup never overwrites" in again.output
     assert PG_SERVER is None or path.suffix == ".pgdump"
+
+
+def test_a_failed_tools_message_is_its_error_line_not_the_detail_after_it():
+    stderr = ("pg_dump: error: query failed: ERROR:  invalid snapshot identifier: \"0-1\"\n"
+              "pg_dump: detail: Query was: SET TRANSACTION SNAPSHOT '0-1'\n")
+    assert backup._last_line(stderr) == (
+        'pg_dump: error: query failed: ERROR:  invalid snapshot identifier: "0-1"')
+    assert backup._last_line("pg_restore: warning: x\nsomething else\n") == "something else"
+    assert backup._last_line("") == "no message"
