@@ -91,29 +91,32 @@ def network_parameters(connect_seconds: int, network_seconds: int) -> dict[str, 
 
     Without them a network cut to another host (no reset, packets lost) holds a request
     or the worker for minutes: libpq waits for a new connection as long as the kernel
-    retries (about 2 minutes) and for an answer on an open one for about 15. Sent data not
-    acknowledged within `network_seconds` (`tcp_user_timeout`), or keepalive probes of an
-    idle connection unanswered as long, end the connection with an error; a slow query is
-    not cut, since the server's host acknowledges it. Unix sockets ignore all but
-    `connect_timeout`.
+    retries (about 2 minutes) and for an answer on an open one for about 15 minutes. Sent
+    data not acknowledged within `network_seconds` (`tcp_user_timeout`), or keepalive
+    probes of an idle connection unanswered as long, end the connection with an error; a
+    slow query is not cut, since the server's host acknowledges it. Unix sockets ignore
+    all but `connect_timeout`.
     """
     found: dict[str, int] = {}
     if connect_seconds:
         found["connect_timeout"] = connect_seconds
     if network_seconds:
-        found.update(keepalives=1, keepalives_idle=network_seconds,
-                     keepalives_interval=max(1, network_seconds // 3), keepalives_count=3,
-                     tcp_user_timeout=network_seconds * 1000)
+        found.update(keepalives=1, **_silence_bound(network_seconds))
     return found
 
 
 def _server_keepalives(network_seconds: int) -> dict[str, int]:
-    """Return the server's side of the same: a backend whose client vanished mid-
-    transaction (its host cut off) ends within `network_seconds` of silence, releasing the
-    rows it locked, instead of holding them until the idle-in-transaction timeout."""
-    return {"tcp_keepalives_idle": network_seconds,
-            "tcp_keepalives_interval": max(1, network_seconds // 3),
-            "tcp_keepalives_count": 3, "tcp_user_timeout": network_seconds * 1000}
+    """Return the server's side of the same (its settings are named tcp_keepalives_*): a
+    backend whose client vanished mid-transaction (its host cut off) ends within
+    `network_seconds` of silence, releasing the rows it locked, instead of holding them
+    until the idle-in-transaction timeout."""
+    return {name if name.startswith("tcp_") else f"tcp_{name}": value
+            for name, value in _silence_bound(network_seconds).items()}
+
+
+def _silence_bound(seconds: int) -> dict[str, int]:
+    return {"keepalives_idle": seconds, "keepalives_interval": max(1, seconds // 3),
+            "keepalives_count": 3, "tcp_user_timeout": seconds * 1000}
 
 
 # -- PostgreSQL: keep prepared statements across read-only requests -----------------------
