@@ -133,3 +133,33 @@ def worker_alive() -> None:
     from caseflow.services.beats import Beat
 
     Beat(clock.now(), name="test-worker").note(0, clock.now())
+
+
+def worker_through_outage(begin: Callable[[], None], end: Callable[[], None]) -> list[float]:
+    """Run the timer worker through an outage of its database: `begin` it once the
+    worker's engine is connected, `end` it at the worker's second pause and stop the worker
+    at its third; return the pauses the worker chose."""
+    from caseflow import clock
+    from caseflow.services import timers
+
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            end()
+        elif len(pauses) == 3:
+            raise KeyboardInterrupt
+
+    assert timers.next_due(clock.now()) is not None  # the worker's engine is connected
+    db.session.close()
+    begin()
+    try:
+        timers.run_worker(1.0, sleep=sleep)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if len(pauses) < 2:
+            end()
+    assert len(pauses) == 3, "the worker stopped by itself"
+    return pauses

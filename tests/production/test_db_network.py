@@ -25,7 +25,7 @@ from caseflow.services import timers
 from tests.conftest import _make_app, login
 from tests.production.cluster import migrated_app
 from tests.production.netns import DatabaseHost
-from tests.production.support import events, start_review, version
+from tests.production.support import events, start_review, version, worker_through_outage
 from tests.production.test_db_errors import _assert_try_again, _form
 from tests.production.test_worker import CASEFLOW
 
@@ -60,6 +60,16 @@ def _app_sessions(host: DatabaseHost) -> int:
                              {"a": host.client}).scalar_one()
     engine.dispose()
     return found
+
+
+def _open_form(client, people) -> tuple[int, int, dict[str, str]]:
+    """Start a review, open its form as counselor1; the test's session lets go of its
+    connection. Return (instance id, task id, the form to submit)."""
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id, needs_approval="on")
+    db.session.close()
+    return instance_id, task_id, form
 
 
 def _wait_until_gone(host: DatabaseHost) -> None:
@@ -129,11 +139,9 @@ def test_while_the_network_is_cut_people_get_try_again_in_seconds_and_carry_on_a
 
 def test_a_commit_cut_off_on_its_way_saves_nothing_and_the_server_frees_its_rows_at_once(
         app, client, people, host):
-    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
-    login(client, "counselor1")
-    form = _form(client, task_id, needs_approval="on")
+    instance_id, task_id, form = _open_form(client, people)
     before = db.session.scalar(select(func.count(AuditEvent.id)))
-    db.session.close()
+    db.session.close()  # no connection of the test's own across the cut
     _cut_at_commit(host)
     try:
         _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
@@ -156,10 +164,7 @@ def test_a_commit_cut_off_on_its_way_saves_nothing_and_the_server_frees_its_rows
 
 def test_a_commit_whose_answer_was_lost_is_not_done_again_when_the_person_retries(
         app, client, people, host):
-    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
-    login(client, "counselor1")
-    form = _form(client, task_id, needs_approval="on")
-    db.session.close()
+    instance_id, task_id, form = _open_form(client, people)
     _cut_at_commit(host, back_only=True)  # COMMIT arrives; its answer is lost
     try:
         _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
@@ -180,25 +185,8 @@ def test_the_worker_backs_off_while_the_network_is_cut_and_fires_once_it_heals(
         app, people, host):
     ids = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(3)]
     clock.advance(timedelta(hours=3))  # the review timers are due
-    pauses: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        pauses.append(seconds)
-        if len(pauses) == 2:
-            host.heal()
-        elif len(pauses) == 3:
-            raise KeyboardInterrupt
-
-    assert timers.next_due(clock.now()) is not None  # the worker's engine is connected
-    db.session.close()
-    host.cut()
     started = time.monotonic()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            timers.run_worker(1.0, sleep=sleep)
-    finally:
-        if len(pauses) < 2:
-            host.heal()
+    pauses = worker_through_outage(host.cut, host.heal)
     assert time.monotonic() - started < 60  # each failed round ended within its bounds
     assert pauses[:2] == [2.0, 4.0]  # backed off while cut off, then a normal round
     db.session.rollback()

@@ -25,7 +25,7 @@ from caseflow.models import AuditEvent, TaskRow, TimerRow
 from caseflow.services import timers
 from tests.conftest import login
 from tests.production.cluster import Server, migrated_app
-from tests.production.support import events, start_review, version
+from tests.production.support import events, start_review, version, worker_through_outage
 from tests.production.test_db_errors import _assert_try_again, _form
 from tests.production.test_serve import _free_port, _get
 from tests.production.test_worker import CASEFLOW, _env, _overdue_victims
@@ -74,20 +74,7 @@ def test_the_worker_backs_off_while_the_server_is_down_and_fires_once_it_is_back
         app, people, server):
     ids = [start_review(people.class1.id, people.counselor1.id)[0] for _ in range(3)]
     clock.advance(timedelta(hours=3))  # the review timers are due
-    pauses: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        pauses.append(seconds)
-        if len(pauses) == 2:
-            server.start()
-        elif len(pauses) == 3:
-            raise KeyboardInterrupt
-
-    assert timers.next_due(clock.now()) is not None  # the worker's engine is connected
-    db.session.close()
-    server.stop()
-    with pytest.raises(KeyboardInterrupt):
-        timers.run_worker(1.0, sleep=sleep)
+    pauses = worker_through_outage(server.stop, server.start)
     assert pauses[:2] == [2.0, 4.0]  # backed off while down, then a normal round
     assert pauses[2] <= 1.0
     db.session.rollback()
