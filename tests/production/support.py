@@ -163,3 +163,17 @@ def worker_through_outage(begin: Callable[[], None], end: Callable[[], None]) ->
             end()
     assert len(pauses) == 3, "the worker stopped by itself"
     return pauses
+
+
+def saved_nothing_then_goes_through_once(client: Any, instance_id: int, task_id: int,
+                                         form: dict[str, str], events_before: int) -> None:
+    """Check a submission cut off mid-step saved nothing, and that submitting the same
+    form again completes the task once."""
+    assert version(instance_id) == 1
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == events_before
+    assert db.session.get(TaskRow, task_id).state == "ready"
+    db.session.close()
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    db.session.expire_all()
+    assert version(instance_id) == 2 and events("task_completed") == 1
+    assert audit.verify(db.session).ok

@@ -25,7 +25,13 @@ from caseflow.services import timers
 from tests.conftest import _make_app, login
 from tests.production.cluster import migrated_app
 from tests.production.netns import DatabaseHost
-from tests.production.support import events, start_review, version, worker_through_outage
+from tests.production.support import (
+    events,
+    saved_nothing_then_goes_through_once,
+    start_review,
+    version,
+    worker_through_outage,
+)
 from tests.production.test_db_errors import _assert_try_again, _form
 from tests.production.test_worker import CASEFLOW
 
@@ -152,14 +158,7 @@ def test_a_commit_cut_off_on_its_way_saves_nothing_and_the_server_frees_its_rows
     finally:
         host.heal()
     db.session.rollback()
-    assert version(instance_id) == 1
-    assert db.session.scalar(select(func.count(AuditEvent.id))) == before
-    assert db.session.get(TaskRow, task_id).state == "ready"
-    db.session.close()
-    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
-    db.session.expire_all()
-    assert version(instance_id) == 2 and events("task_completed") == 1
-    assert audit.verify(db.session).ok
+    saved_nothing_then_goes_through_once(client, instance_id, task_id, form, before)
 
 
 def test_a_commit_whose_answer_was_lost_is_not_done_again_when_the_person_retries(

@@ -25,7 +25,13 @@ from caseflow.models import AuditEvent, TaskRow, TimerRow
 from caseflow.services import timers
 from tests.conftest import login
 from tests.production.cluster import Server, migrated_app
-from tests.production.support import events, start_review, version, worker_through_outage
+from tests.production.support import (
+    events,
+    saved_nothing_then_goes_through_once,
+    start_review,
+    version,
+    worker_through_outage,
+)
 from tests.production.test_db_errors import _assert_try_again, _form
 from tests.production.test_serve import _free_port, _get
 from tests.production.test_worker import CASEFLOW, _env, _overdue_victims
@@ -106,14 +112,7 @@ def test_a_completion_cut_off_by_the_server_going_down_saves_nothing_and_goes_th
     _assert_try_again(client.post(f"/tasks/{task_id}", data=form))
     monkeypatch.setattr(runner, "_record_events", real)
     server.start()
-    assert version(instance_id) == 1
-    assert db.session.scalar(select(func.count(AuditEvent.id))) == before
-    assert db.session.get(TaskRow, task_id).state == "ready"
-    db.session.close()
-    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
-    db.session.expire_all()
-    assert version(instance_id) == 2 and events("task_completed") == 1
-    assert audit.verify(db.session).ok
+    saved_nothing_then_goes_through_once(client, instance_id, task_id, form, before)
 
 
 def test_leases_a_worker_held_when_the_server_went_down_are_given_back_when_it_returns(
