@@ -4,11 +4,15 @@ is private."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+log = logging.getLogger(__name__)
 
 
 def describe_url(url: str | None = None) -> str:
@@ -38,8 +42,34 @@ def transport(connection: Any) -> Transport | None:
     """Return how a live SQLAlchemy connection reaches PostgreSQL (None for SQLite)."""
     if connection.dialect.name != "postgresql":
         return None
-    raw = connection.connection.dbapi_connection
+    return _transport(connection.connection.dbapi_connection)
+
+
+def _transport(raw: Any) -> Transport:
     return Transport(raw.info.host, raw.info.hostaddr, bool(raw.pgconn.ssl_in_use))
+
+
+def watch_later_servers(engine: Engine) -> None:
+    """Log the plaintext warning when a later connection reaches another server than the
+    first did (a URL naming several hosts, after a failover), once per address.
+
+    `serve` and `worker` judge their first connection at start (serving.unencrypted_database).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    seen: set[str] = set()
+
+    def connected(dbapi_connection: Any, record: Any) -> None:
+        found = _transport(dbapi_connection)
+        first, address = not seen, found.address or found.host
+        if address in seen:
+            return
+        seen.add(address)
+        text = None if first else plaintext_warning(found)
+        if text:
+            log.warning("%s (a server this process had not used before)", text)
+
+    event.listen(engine, "connect", connected)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ network is back. Each test builds its database host in network namespaces (netns
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,11 +21,12 @@ from sqlalchemy.exc import OperationalError
 
 from caseflow import audit, clock
 from caseflow.db import db
+from caseflow.dbcheck import transport
 from caseflow.models import AuditEvent, TaskRow, TimerRow
 from caseflow.services import timers
 from tests.conftest import _make_app, login
-from tests.production.cluster import migrated_app
-from tests.production.netns import DatabaseHost
+from tests.production.cluster import Server, migrated_app
+from tests.production.netns import PORT, DatabaseHost
 from tests.production.support import (
     events,
     saved_nothing_then_goes_through_once,
@@ -241,3 +243,29 @@ def test_a_worker_cut_off_mid_step_leaves_nothing_another_worker_waits_for(
     assert db.session.scalar(select(func.count(TimerRow.id))
                              .where(TimerRow.state == "fired")) == 3
     assert audit.verify(db.session).ok
+
+
+def test_a_later_connection_to_another_server_in_clear_text_is_warned_about(
+        host, tmp_path, caplog):
+    local = Server()  # on this machine: the first server the URL names
+    try:
+        url = (f"postgresql+psycopg://postgres@/postgres?host={local.dir}"
+               f"&host={host.address}:{PORT}")
+        flask_app = _make_app(tmp_path, url)
+        with flask_app.app_context(), caplog.at_level(logging.WARNING, "caseflow.dbcheck"):
+            with db.engine.connect():
+                pass  # judged at start by serve and worker: not again here
+            assert caplog.messages == []
+            local.stop()  # the first server goes away: libpq moves on to the next
+            db.engine.dispose()
+            for _ in range(2):
+                with db.engine.connect() as conn:
+                    assert transport(conn).address == host.address
+                db.engine.dispose()
+    finally:
+        local.remove()
+    assert caplog.messages == [
+        f"warning: the connection to the database at {host.address} ({host.address}) is not "
+        "encrypted: students' data crosses the network in clear text. Turn on TLS in "
+        "PostgreSQL and add sslmode=verify-full&sslrootcert=/path/to/ca.pem to "
+        "CASEFLOW_DATABASE_URL (a server this process had not used before)"]  # once
