@@ -273,14 +273,20 @@ def _pg_tool(name: str, *args: str, url: URL | None = None, on: Connection | Non
 
 def _conninfo(url: URL, on: Connection | None = None) -> str:
     """Return the libpq connection string psycopg connects to `url` with, without the
-    password. Several hosts (`?host=a&host=b`) become libpq's lists; with `on`, the one
-    host that connection reached, so pg_dump reads the snapshot on the server that made it.
+    password, and with the app's bounds on a silent network (unless the URL sets its own).
+    Several hosts (`?host=a&host=b`) become libpq's lists; with `on`, the one host that
+    connection reached, so pg_dump reads the snapshot on the server that made it.
     """
     from psycopg.conninfo import make_conninfo
+
+    from caseflow.db import network_parameters
 
     _, given = url.get_dialect()().create_connect_args(url)
     params = {key: value for key, value in given.items()
               if isinstance(value, str | int) and key != "password"}
+    bounds = network_parameters(current_app.config["DB_CONNECT_TIMEOUT_SECONDS"],
+                                current_app.config["DB_NETWORK_TIMEOUT_SECONDS"])
+    params = {**bounds, **params}
     if on is not None:
         info = on.connection.dbapi_connection.info
         params.update(host=info.host, port=str(info.port))

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from flask import current_app
 from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -276,3 +277,12 @@ def test_a_failed_tools_message_is_its_error_line_not_the_detail_after_it():
         'pg_dump: error: query failed: ERROR:  invalid snapshot identifier: "0-1"')
     assert backup._last_line("pg_restore: warning: x\nsomething else\n") == "something else"
     assert backup._last_line("") == "no message"
+
+
+def test_pg_dump_and_pg_restore_get_the_apps_bounds_on_a_silent_network(app):
+    found = backup._conninfo(make_url(
+        "postgresql+psycopg://caseflow:secret@db.example.edu/caseflow?connect_timeout=9"))
+    assert "password" not in found and "secret" not in found
+    for part in ("host=db.example.edu", "connect_timeout=9", "keepalives=1",
+                 "keepalives_idle=10", "tcp_user_timeout=10000"):
+        assert part in found.split(), found
