@@ -61,12 +61,12 @@ def watch_later_servers(engine: Engine) -> None:
 
     def connected(dbapi_connection: Any, record: Any) -> None:
         found = _transport(dbapi_connection)
-        first, address = not seen, found.address or found.host
+        address = found.address or found.host
         if address in seen:
             return
+        later = bool(seen)  # the first is judged at start
         seen.add(address)
-        text = None if first else plaintext_warning(found)
-        if text:
+        if later and (text := plaintext_warning(found)):
             log.warning("%s (a server this process had not used before)", text)
 
     event.listen(engine, "connect", connected)

@@ -32,3 +32,13 @@ def test_pg_cluster_starts_with_fsync_off_unless_durable(flags, fsync):
     finally:
         subprocess.run([str(SCRIPT), "stop", env["PGCLUSTER_DIR"]], check=True, timeout=60)
     assert not Path(folder).exists()
+
+
+@pytest.mark.parametrize("flags", [("--tls", "5999", "--tcp", "127.0.0.1:5998"),
+                                   ("--fast",)])
+def test_pg_cluster_refuses_options_it_cannot_honour_and_starts_nothing(flags):
+    before = set(glob.glob("/tmp/caseflow-pg.*"))
+    done = subprocess.run([str(SCRIPT), "start", *flags], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("pg-cluster start: ")
+    assert set(glob.glob("/tmp/caseflow-pg.*")) == before
