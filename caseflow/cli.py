@@ -58,7 +58,20 @@ def _refusals() -> tuple[type[Exception], ...]:
     return (BpmnCheckError, DeployError)
 
 
-@click.group()
+class _Caseflow(click.Group):
+    """The command group: a setting that cannot be right ends any command with one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from caseflow.config import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"caseflow: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Caseflow)
 def main() -> None:
     """caseflow: BPMN-driven case management for schools' anti-fraud work."""
 
@@ -181,11 +194,18 @@ def bpmn_render(file: str, output: str | None) -> None:
 @_database_errors
 def worker(once: bool, interval: float) -> None:
     """Fire due timers (escalations, waits, retries); SIGTERM or Ctrl-C stops it cleanly."""
+    from caseflow import config
+    from caseflow.db import db
     from caseflow.services import timers
+    from caseflow.services.watchdog import Watchdog
     from caseflow.serving import refuse_a_schema_not_ours, unencrypted_database
 
-    app = _app()
+    app = _app(config.worker_overrides(os.environ))
+    _log_info_to_stderr()
+    watchdog = Watchdog(app.config["WORKER_STALL_SECONDS"])
     with app.app_context():
+        watchdog.attach(db.engine)
+        watchdog.start()
         refuse_a_schema_not_ours()  # else every round would fail on a missing table
         unencrypted = unencrypted_database()
     if unencrypted:
@@ -195,13 +215,13 @@ def worker(once: bool, interval: float) -> None:
         click.echo(f"warning: --interval {interval:g} s is not shorter than the health "
                    f"check's {grace} s grace: /healthz will say no worker runs between rounds",
                    err=True)
-    _log_info_to_stderr()
     stop = _stop_on_signal()
     if not once:
         click.echo(f"caseflow worker: firing due timers, polling every {interval:g} s at most "
                    f"(database: {_describe_db(app)}); SIGTERM or Ctrl-C stops it cleanly")
     with app.app_context():
-        fired = timers.run_worker(interval, once=once, stop=stop)
+        fired = timers.run_worker(interval, once=once, stop=stop,
+                                  sleep=watchdog.idle(stop.wait))
     click.echo(f"{'stopped after firing' if stop.is_set() else 'fired'} {fired} timers")
 
 

@@ -21,9 +21,11 @@ ENV_KEYS = {
     "CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS": "DB_STATEMENT_TIMEOUT_SECONDS",
     "CASEFLOW_DB_CONNECT_TIMEOUT_SECONDS": "DB_CONNECT_TIMEOUT_SECONDS",
     "CASEFLOW_DB_NETWORK_TIMEOUT_SECONDS": "DB_NETWORK_TIMEOUT_SECONDS",
+    "CASEFLOW_WORKER_STALL_SECONDS": "WORKER_STALL_SECONDS",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_STALL_SECONDS = 60
 # a pooled connection is checked before use: one the database server cut (a restart) is
 # replaced instead of failing the request
 ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
@@ -65,6 +67,10 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # also ends a session whose client went silent, releasing its locks)
         "DB_CONNECT_TIMEOUT_SECONDS": 5,
         "DB_NETWORK_TIMEOUT_SECONDS": 10,
+        # `caseflow worker`: a database call unanswered this long (a hung server, which
+        # the network bounds cannot see) ends the worker so that it starts afresh, and its
+        # statements are cancelled by the server at half of it unless set above
+        "WORKER_STALL_SECONDS": WORKER_STALL_SECONDS,
     }
 
 
@@ -102,9 +108,26 @@ def build(instance_path: Path, overrides: Mapping[str, Any] | None,
         "CASEFLOW_HEALTH_BACKUP_MAX_AGE_HOURS", config["HEALTH_BACKUP_MAX_AGE_HOURS"], "hours", 0)
     for key in ("DB_LOCK_TIMEOUT_SECONDS", "DB_IDLE_IN_TRANSACTION_SECONDS",
                 "DB_STATEMENT_TIMEOUT_SECONDS", "DB_CONNECT_TIMEOUT_SECONDS",
-                "DB_NETWORK_TIMEOUT_SECONDS"):
+                "DB_NETWORK_TIMEOUT_SECONDS", "WORKER_STALL_SECONDS"):
         config[key] = _whole(f"CASEFLOW_{key}", config[key], "seconds (0: no limit)", 0)
     return config
+
+
+def worker_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return what `caseflow worker` adds: unless configured, a statement timeout of half
+    its stall limit, so the server cancels a slow statement (an error the worker backs off
+    from) well before the watchdog would take it for a hung server and end the worker."""
+    given = from_env(environ)
+    if "DB_STATEMENT_TIMEOUT_SECONDS" in given:
+        return {}
+    stall = _whole("CASEFLOW_WORKER_STALL_SECONDS",
+                   given.get("WORKER_STALL_SECONDS", WORKER_STALL_SECONDS),
+                   "seconds (0: no limit)", 0)
+    return {"DB_STATEMENT_TIMEOUT_SECONDS": max(1, stall // 2) if stall else 0}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be right; the message names it and says what it takes."""
 
 
 def _whole(name: str, value: Any, unit: str, least: int) -> int:
@@ -113,6 +136,6 @@ def _whole(name: str, value: Any, unit: str, least: int) -> int:
     except (TypeError, ValueError):
         number = least - 1
     if number < least:
-        raise ValueError(f"{name} must be a whole number of {unit} ({least} or more), "
-                         f"not {value!r}")
+        raise ConfigError(f"{name} must be a whole number of {unit}, {least} or more; "
+                          f"not {value!r}")
     return number

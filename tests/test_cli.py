@@ -107,6 +107,19 @@ def test_unopenable_database_is_one_clear_line(tmp_path: Path, monkeypatch: pyte
     assert "unable to open database file" in result.output
 
 
+def test_a_setting_that_cannot_be_right_is_one_clear_line(env: Path,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    for name, value, command in (("CASEFLOW_DB_LOCK_TIMEOUT_SECONDS", "ten", "init-db"),
+                                 ("CASEFLOW_WORKER_STALL_SECONDS", "-1", "worker")):
+        monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(main, [command])
+        monkeypatch.delenv(name)
+        assert result.exit_code == 2
+        assert result.output == (f"caseflow: {name} must be a whole number of seconds "
+                                 f"(0: no limit), 0 or more; not '{value}'\n")
+    assert not (env.parent / "cli.db").exists()  # nothing was done
+
+
 def test_audit_verify_fails_on_a_tampered_chain(env: Path, tmp_path: Path):
     import sqlite3
 

@@ -3,7 +3,10 @@ and start the server or need it set up differently (TLS on a TCP port)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,7 +55,38 @@ class Server:
         """Make this standby the primary, as a failover does."""
         self._script(str(SCRIPT), "promote", self.dir)
 
+    def freeze(self) -> None:
+        """Hang the server the way a frozen disk or a stopped process does: every process of
+        it stops (SIGSTOP), while its kernel still takes connections and acknowledges data."""
+        self._signal(signal.SIGSTOP, self._processes())
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT, self._processes()[::-1])
+
+    @staticmethod
+    def _signal(which: int, pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # a child that ended meanwhile
+                os.kill(pid, which)
+
+    def _processes(self) -> list[int]:
+        """Return the postmaster's pid, then its children's (none while it is stopped)."""
+        pidfile = Path(self.dir, "data", "postmaster.pid")
+        if not pidfile.exists():
+            return []
+        postmaster = int(pidfile.read_text().split()[0])
+        children = []
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                text = Path(stat).read_text()
+            except OSError:
+                continue  # ended while we looked
+            if int(text[text.rindex(")") + 2:].split()[1]) == postmaster:
+                children.append(int(stat.split("/")[2]))
+        return [postmaster, *children]
+
     def remove(self) -> None:
+        self.thaw()  # a stopped server would not stop
         self._script(str(SCRIPT), "stop", self.dir)
 
 

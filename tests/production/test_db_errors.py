@@ -201,6 +201,20 @@ def test_serve_cancels_a_statement_after_half_its_timeout_unless_configured(app,
 
 
 @pytest.mark.database("postgresql")
+def test_the_worker_cancels_a_statement_after_half_its_stall_limit_unless_configured(
+        app, tmp_path):
+    from caseflow import config
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    for environ, expected in (({}, "30s"), ({"CASEFLOW_WORKER_STALL_SECONDS": "10"}, "5s"),
+                              ({"CASEFLOW_WORKER_STALL_SECONDS": "0"}, "0"),
+                              ({"CASEFLOW_DB_STATEMENT_TIMEOUT_SECONDS": "9"}, "0")):
+        worker = _make_app(tmp_path / f"w{len(environ)}{expected}", url,
+                           **config.worker_overrides(environ))
+        assert _timeouts(worker)[2] == expected  # (the configured 9 is the app's own)
+
+
+@pytest.mark.database("postgresql")
 def test_a_runaway_query_is_cancelled_and_the_person_gets_try_again(
         app, client, people, tmp_path, monkeypatch):
     from caseflow.services import inbox
@@ -237,6 +251,12 @@ def test_the_database_timeouts_must_be_whole_seconds(tmp_path):
     with pytest.raises(ValueError, match="CASEFLOW_DB_NETWORK_TIMEOUT_SECONDS must be a "
                                          "whole number of seconds"):
         config.build(tmp_path, None, {"CASEFLOW_DB_NETWORK_TIMEOUT_SECONDS": "soon"})
+    for settings in (config.build, lambda *args: config.worker_overrides(args[2])):
+        with pytest.raises(ValueError, match="CASEFLOW_WORKER_STALL_SECONDS must be a whole "
+                                             "number of seconds .0: no limit., 0 or more; "
+                                             "not 'a minute'"):
+            settings(tmp_path, None, {"CASEFLOW_WORKER_STALL_SECONDS": "a minute"})
+    assert config.build(tmp_path, None, {})["WORKER_STALL_SECONDS"] == 60
     built = config.build(tmp_path, None, {"CASEFLOW_DB_IDLE_IN_TRANSACTION_SECONDS": "60",
                                           "CASEFLOW_DB_CONNECT_TIMEOUT_SECONDS": "8"})
     assert (built["DB_LOCK_TIMEOUT_SECONDS"], built["DB_IDLE_IN_TRANSACTION_SECONDS"]) == (10, 60)

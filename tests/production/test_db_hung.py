@@ -1,0 +1,114 @@
+"""A database server that hangs (its processes stopped, as a frozen disk or a stuck host
+leaves them) while its kernel still takes connections and acknowledges data: no network
+bound sees it, so `caseflow worker` ends itself after its stall limit for systemd to start
+afresh, with nothing half-saved, and every timer still fires exactly once.
+
+These tests start a PostgreSQL cluster of their own, since they stop its processes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from caseflow import audit, clock
+from caseflow.db import db
+from caseflow.models import TimerRow
+from caseflow.services import timers
+from caseflow.services.watchdog import EXIT_STALLED
+from tests.production.cluster import Server, migrated_app
+from tests.production.support import events
+from tests.production.test_db_restart import _wait_for
+from tests.production.test_worker import CASEFLOW, _env, _overdue_victims
+
+pytestmark = [pytest.mark.database("postgresql"), pytest.mark.timeout(180)]
+
+VICTIMS = 40
+STALL = 3
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    found = Server()
+    yield found
+    found.remove()
+
+
+@pytest.fixture
+def app(tmp_path: Path, server: Server) -> Iterator[Flask]:
+    """The app on the test's own cluster (this overrides the shared test database)."""
+    with migrated_app(server, tmp_path) as flask_app:
+        yield flask_app
+
+
+def _other_sessions() -> int:
+    db.session.rollback()
+    return db.session.scalar(text(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+        "AND pid <> pg_backend_pid()"))
+
+
+def _fired_rows() -> int:
+    return db.session.scalar(select(func.count(TimerRow.id)).where(TimerRow.state == "fired"))
+
+
+def test_a_worker_whose_database_hangs_mid_round_ends_itself_and_each_timer_fires_once(
+        app, people, server, tmp_path):
+    _overdue_victims(people, VICTIMS)  # each with a 30-minute escalation due now
+    assert _other_sessions() == 0
+    log = tmp_path / "worker.log"
+    env = {**_env(tmp_path), "CASEFLOW_WORKER_STALL_SECONDS": str(STALL)}
+    with log.open("w") as out:
+        worker = subprocess.Popen([CASEFLOW, "worker", "--interval", "0.5"], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: "fired timer" in log.read_text(), "the worker's first timer", 60)
+        server.freeze()
+        hung = time.monotonic()
+        code = worker.wait(timeout=30)
+        waited = time.monotonic() - hung
+    finally:
+        server.thaw()
+        worker.kill()
+    output = log.read_text()
+    assert code == EXIT_STALLED, output
+    assert STALL <= waited < STALL + 5, output  # the limit, a check period, the exit
+    # "no answer to UPDATE for 3 s", or "nothing heard from it …" when the freeze caught
+    # the pool checking a connection before a step
+    assert re.search(r"the database has stopped answering: (no answer to [A-Z]+|nothing "
+                     r"heard from it) for [0-9]+ s", output), output
+    assert "Ending this worker so that it starts afresh" in output
+    _wait_for(lambda: _other_sessions() == 0, "the server to end the dead worker's session")
+    by_worker = events("timer_fired")
+    assert 0 < by_worker < VICTIMS, "the freeze came between rounds, not in one"
+    assert _fired_rows() == by_worker  # each firing saved whole, or not at all
+    # the timers it had leased wait for the lease; then another worker fires each once
+    assert timers.fire_due(clock.now()) == 0
+    later = clock.now() + timers.LEASE + timedelta(seconds=1)
+    assert timers.fire_due(later) == VICTIMS - by_worker
+    assert events("timer_fired") == _fired_rows() == VICTIMS
+    assert audit.verify(db.session).ok
+
+
+def test_a_worker_whose_database_hangs_while_it_starts_ends_itself_too(
+        app, server, tmp_path):
+    server.freeze()  # connections are still taken, then nothing answers
+    try:
+        env = {**_env(tmp_path), "CASEFLOW_WORKER_STALL_SECONDS": str(STALL),
+               "CASEFLOW_DB_CONNECT_TIMEOUT_SECONDS": "0"}  # libpq's bound is the other one
+        started = time.monotonic()
+        run = subprocess.run([CASEFLOW, "worker", "--once"], env=env, capture_output=True,
+                             text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        server.thaw()
+    assert run.returncode == EXIT_STALLED, run.stderr
+    assert "the database has stopped answering: nothing heard from it for" in run.stderr
+    assert took < STALL + 10  # the interpreter's start, the limit, a check period
