@@ -20,6 +20,7 @@ from caseflow.cli_common import cannot_open, cli_actor, remember_database
 
 if TYPE_CHECKING:
     from caseflow.services.health import Health
+    from caseflow.services.watchdog import Watchdog
 
 
 def register(app: Flask) -> None:
@@ -196,16 +197,26 @@ def worker(once: bool, interval: float) -> None:
     """Fire due timers (escalations, waits, retries); SIGTERM or Ctrl-C stops it cleanly."""
     from caseflow import config
     from caseflow.db import db
-    from caseflow.services import timers
-    from caseflow.services.watchdog import Watchdog
-    from caseflow.serving import refuse_a_schema_not_ours, unencrypted_database
+    from caseflow.services import watchdog as watching
 
     app = _app(config.worker_overrides(os.environ))
     _log_info_to_stderr()
-    watchdog = Watchdog(app.config["WORKER_STALL_SECONDS"])
+    watchdog = watching.Watchdog(app.config["WORKER_STALL_SECONDS"])
     with app.app_context():
         watchdog.attach(db.engine)
-        watchdog.start()
+    watchdog.start()
+    try:
+        _work(app, once, interval, watchdog)
+    finally:
+        watchdog.stop()
+
+
+def _work(app: Flask, once: bool, interval: float, watchdog: Watchdog) -> None:
+    """The worker command's own work, under its watchdog."""
+    from caseflow.services import timers
+    from caseflow.serving import refuse_a_schema_not_ours, unencrypted_database
+
+    with app.app_context():
         refuse_a_schema_not_ours()  # else every round would fail on a missing table
         unencrypted = unencrypted_database()
     if unencrypted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,18 @@ def test_a_setting_that_cannot_be_right_is_one_clear_line(env: Path,
         assert result.output == (f"caseflow: {name} must be a whole number of seconds "
                                  f"(0: no limit), 0 or more; not '{value}'\n")
     assert not (env.parent / "cli.db").exists()  # nothing was done
+
+
+def test_the_worker_command_stops_its_watchdog_when_it_returns(env: Path):
+    assert run("init-db").exit_code == 0
+    result = run("worker", "--once")
+    assert result.exit_code == 0 and "fired 0 timers" in result.output
+    watching = [t for t in threading.enumerate() if t.name == "caseflow-watchdog"]
+    for thread in watching:
+        thread.join(10)  # it wakes within a check period and ends
+    # else, run in a longer-lived process (the tests, the demo), it would end that process
+    # a minute later, taking the quiet for a hung database
+    assert not any(t.is_alive() for t in watching)
 
 
 def test_audit_verify_fails_on_a_tampered_chain(env: Path, tmp_path: Path):

@@ -43,6 +43,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._since: float | None = clock()  # busy, and nothing heard since then
         self._sent: str | None = None  # the call in flight, if one is
+        self._stopped = threading.Event()
 
     def attach(self, engine: Engine) -> None:
         """Hear every call `engine` makes to its database."""
@@ -81,19 +82,23 @@ class Watchdog:
             return f"nothing heard from it for {waited:.0f} s"
 
     def start(self) -> threading.Thread:
-        """Check once a second (or sooner, for a short limit) in a daemon thread."""
+        """Check once a second (or sooner, for a short limit) in a daemon thread, until
+        `stop`."""
         every = max(0.05, min(1.0, self.limit / 4))
 
         def watch() -> None:
-            while True:
-                time.sleep(every)
+            while not self._stopped.wait(every):
                 found = self.stalled()
-                if found:
+                if found and not self._stopped.is_set():
                     self.on_stall(found)
                     return
         thread = threading.Thread(target=watch, name="caseflow-watchdog", daemon=True)
         thread.start()
         return thread
+
+    def stop(self) -> None:
+        """Stop watching: the worker is done (the process may live on, as under tests)."""
+        self._stopped.set()
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.heard(statement.split(None, 1)[0].upper() if statement.strip() else "a statement")

@@ -3,6 +3,8 @@ worker asleep between rounds, or one the database keeps answering, is not."""
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import create_engine, text
 
 from caseflow.services.watchdog import Watchdog
@@ -75,3 +77,23 @@ def test_it_hears_the_statements_commits_and_rollbacks_of_an_engine(tmp_path):
     # taken from the pool, a statement sent, its answer, and so on; given back at the end
     assert heard == [None, "SELECT", None, "COMMIT", "CREATE", None, "ROLLBACK", None]
     engine.dispose()
+
+
+def test_its_thread_ends_a_stalled_worker_and_a_stopped_one_never():
+    clock = Clock()
+    called = threading.Event()
+    found: list[str] = []
+    watch = Watchdog(0.2, on_stall=lambda what: (found.append(what), called.set()),
+                     clock=clock)
+    clock.now += 1
+    thread = watch.start()
+    assert called.wait(10) and found == ["nothing heard from it for 1 s"]
+    thread.join(10)
+    assert not thread.is_alive()  # once is enough: the process ends
+
+    quiet = Watchdog(0.2, on_stall=lambda what: found.append(what), clock=clock)
+    quiet.stop()  # the worker command returned, and the process lives on (as under tests)
+    clock.now += 1
+    thread = quiet.start()
+    thread.join(10)
+    assert not thread.is_alive() and len(found) == 1
