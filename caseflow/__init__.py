@@ -13,6 +13,7 @@ from flask_migrate import Migrate
 from caseflow import config as _config
 from caseflow.db import db, keep_prepared_statements, set_timeouts
 from caseflow.dbcheck import watch_later_servers
+from caseflow.syncstandby import refuse_commits_that_would_wait
 
 __all__ = ["create_app", "db"]
 
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                          connect_seconds=app.config["DB_CONNECT_TIMEOUT_SECONDS"],
                          network_seconds=app.config["DB_NETWORK_TIMEOUT_SECONDS"])
             watch_later_servers(engine)
+            refuse_commits_that_would_wait(engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
 
     from caseflow import web

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from caseflow import clock
+from caseflow import clock, syncstandby
 from caseflow.db import db
 from caseflow.dbcheck import allowed_connections
 from caseflow.models import AuditEvent, TimerRow
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class Health:
     """The answers of one check; `problems` says, in words, what is wrong."""
 
-    database: str = "ok"  # "unreachable" or "read-only" when it is not
+    database: str = "ok"  # else "unreachable", "read-only" or "writes-wait" (a standby)
     schema: str = "unknown"  # until read; "ok", "behind", "newer" or "empty" once it is
     overdue_timers: int | None = None  # None: not counted (the database or schema failed)
     oldest_overdue_seconds: int | None = None
@@ -166,8 +166,9 @@ def _check_timers(health: Health, now: datetime) -> None:
 
 def _check_writable(health: Health) -> None:
     """Fail when PostgreSQL takes no writes: a standby (after a failover the URL may point
-    at the old primary, now a replica) or default_transaction_read_only. Pages would open
-    and every submission would fail."""
+    at the old primary, now a replica) or default_transaction_read_only; or when its writes
+    wait for a synchronous standby that is missing. Pages would open and every submission
+    would fail."""
     conn = db.session.connection()
     if conn.dialect.name != "postgresql":
         return
@@ -178,6 +179,11 @@ def _check_writable(health: Health) -> None:
             "the database takes no writes (" + ("a standby server" if standby else
                                                 "default_transaction_read_only is on") +
             "): every submission would fail; point CASEFLOW_DATABASE_URL at the primary")
+        return
+    standbys = syncstandby.look(conn.connection.dbapi_connection)
+    if standbys.commits_wait:
+        health.database = "writes-wait"
+        health.problems.append(standbys.describe())
 
 
 CONNECTIONS_FULL = 0.9  # of what PostgreSQL allows: past it, the next app server is refused
