@@ -41,14 +41,16 @@ def remember_database(app: Flask) -> None:
 
 
 def cannot_open(exc: OperationalError) -> NoReturn:
-    """Say which database could not be opened (password hidden) and why; exit 2."""
+    """Say which database could not be opened, or written to (password hidden), and why;
+    exit 2."""
     from caseflow.dbcheck import describe_url
+    from caseflow.syncstandby import StandbyMissing
 
     reason = str(exc.orig) if exc.orig is not None else str(exc)
     ctx = click.get_current_context(silent=True)
     url = ctx.meta.get("caseflow_db_url") if ctx is not None else None
-    click.echo(f"error: cannot open the database {describe_url(url or '?')}: {reason}",
-               err=True)
+    verb = "cannot write to" if isinstance(exc.orig, StandbyMissing) else "cannot open"
+    click.echo(f"error: {verb} the database {describe_url(url or '?')}: {reason}", err=True)
     sys.exit(2)
 
 

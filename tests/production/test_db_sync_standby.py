@@ -12,11 +12,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from caseflow import audit, clock, syncstandby
+from caseflow.cli import main
 from caseflow.db import db
 from caseflow.services import timers
 from tests.conftest import login
@@ -61,7 +63,7 @@ def _waiting_sessions() -> int:
 
 
 def test_with_the_synchronous_standby_gone_writes_are_refused_at_once_and_reads_go_on(
-        app, client, people, pair):
+        app, client, people, pair, tmp_path):
     _wait_for(lambda: _standbys() == 1, "the standby to be synchronous")
     instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
     timed = start_review(people.class1.id, people.counselor1.id)[0]
@@ -85,6 +87,12 @@ def test_with_the_synchronous_standby_gone_writes_are_refused_at_once_and_reads_
     with pytest.raises(OperationalError, match="nothing was saved: PostgreSQL holds each"):
         timers.fire_due(later)  # the worker backs off
     db.session.rollback()
+    run = CliRunner().invoke(main, ["worker", "--once"], env={
+        "CASEFLOW_DATABASE_URL": pair.primary.url, "CASEFLOW_INSTANCE_PATH": str(tmp_path)})
+    assert run.exit_code == 2
+    assert ("\nerror: cannot write to the database postgresql+psycopg://postgres@/postgres"
+            "?host=") in run.output  # after the worker's own log line
+    assert ": nothing was saved: PostgreSQL holds each commit until a synchronous" in run.output
     assert version(instance_id) == 1 and events("task_completed") == 0
     assert _waiting_sessions() == 0  # no server session left holding a commit and its rows
 
