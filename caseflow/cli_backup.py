@@ -3,8 +3,10 @@ remove old copies."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,11 +30,24 @@ def make_backup(dest: Path) -> None:
     """
     from caseflow.services import backup
 
-    with app_context():
-        made = backup.make(dest, cli_actor())
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        with app_context():
+            made = backup.make(dest, cli_actor())
+    except KeyboardInterrupt:
+        click.echo("backup: stopped; no copy was made (the partial one was removed)", err=True)
+        sys.exit(1)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     click.echo(f"backup: {made.path} ({made.kind}, {backup.size_text(made.size)})")
     click.echo(f"sha256: {made.sha256}")
     click.echo(f"holds: {made.cases} cases; the audit chain up to event {made.audit_seq}")
+
+
+def _stop(signum: int, frame: Any) -> None:
+    """Take SIGTERM (systemd's stop, its TimeoutStartSec) as Ctrl-C: pg_dump is stopped and
+    the partial copy, every student's data, is removed rather than left behind."""
+    raise KeyboardInterrupt
 
 
 @backup_group.command("check")

@@ -227,8 +227,12 @@ def _check_sqlite(path: Path) -> Checked:
 def _dump(url: URL, partial: Path) -> tuple[int, int]:
     with _snapshot() as (conn, snapshot):
         seq, cases = _figures(conn)
-        done = _pg_tool("pg_dump", "--format=custom", f"--snapshot={snapshot}",
-                        f"--file={partial}", url=url, on=conn)
+        try:
+            done = _pg_tool("pg_dump", "--format=custom", f"--snapshot={snapshot}",
+                            f"--file={partial}", url=url, on=conn)
+        except BaseException:  # stopped: gone before the snapshot ends, which a hung
+            partial.unlink(missing_ok=True)  # server may never let happen
+            raise
     if done.returncode != 0:
         raise BackupRefused(f"pg_dump failed: {_last_line(done.stderr)}")
     _list_dump(partial)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -219,6 +220,36 @@ def test_a_failed_pg_dump_leaves_no_file_and_no_event(world, folder: Path, tmp_p
     with pytest.raises(backup.BackupRefused, match="pg_dump failed: .*server version mismatch"):
         backup.make(folder, OPERATOR)
     assert list(folder.iterdir()) == []
+    assert _events("backup_made") == []
+
+
+@pytest.mark.database("postgresql")
+def test_a_stopped_backup_stops_pg_dump_and_leaves_no_partial_copy(world, folder: Path,
+                                                                   tmp_path: Path, cli_database):
+    from tests.production.test_db_restart import _wait_for
+    from tests.production.test_worker import CASEFLOW
+
+    tools, started = tmp_path / "bin", tmp_path / "pg_dump.pid"
+    tools.mkdir()
+    fake = tools / "pg_dump"  # a pg_dump that never ends, as against a hung server
+    fake.write_text(f"#!/bin/sh\necho $$ > {started}\nexec sleep 600\n")
+    fake.chmod(0o755)
+    db.session.remove()
+    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}",
+           "CASEFLOW_INSTANCE_PATH": str(tmp_path / "instance")}
+    making = subprocess.Popen([CASEFLOW, "backup", "make", str(folder)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(started.exists, "pg_dump to start")
+        assert [p.suffix for p in folder.iterdir()] == [".partial"]  # every student's data
+        making.send_signal(signal.SIGTERM)  # systemd's stop, or its TimeoutStartSec
+        _, err = making.communicate(timeout=30)
+    finally:
+        making.kill()
+    assert making.returncode == 1, err
+    assert "backup: stopped; no copy was made (the partial one was removed)" in err
+    assert list(folder.iterdir()) == []
+    assert not Path(f"/proc/{int(started.read_text())}").exists()  # pg_dump was stopped
     assert _events("backup_made") == []
 
 
