@@ -1,7 +1,9 @@
 """A database server that hangs (its processes stopped, as a frozen disk or a stuck host
 leaves them) while its kernel still takes connections and acknowledges data: no network
 bound sees it, so `caseflow worker` ends itself after its stall limit for systemd to start
-afresh, with nothing half-saved, and every timer still fires exactly once.
+afresh, with nothing half-saved, and every timer still fires exactly once; a page waiting on
+it is ended by gunicorn's --timeout, and the next ones get "try again" after the connect
+timeout.
 
 These tests start a PostgreSQL cluster of their own, since they stop its processes."""
 
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +30,7 @@ from caseflow.services.watchdog import EXIT_STALLED
 from tests.production.cluster import Server, migrated_app
 from tests.production.support import events
 from tests.production.test_db_restart import _wait_for
+from tests.production.test_serve import _free_port, _get
 from tests.production.test_worker import CASEFLOW, _env, _overdue_victims
 
 pytestmark = [pytest.mark.database("postgresql"), pytest.mark.timeout(180)]
@@ -112,3 +117,43 @@ def test_a_worker_whose_database_hangs_while_it_starts_ends_itself_too(
     assert run.returncode == EXIT_STALLED, run.stderr
     assert "the database has stopped answering: nothing heard from it for" in run.stderr
     assert took < STALL + 10  # the interpreter's start, the limit, a check period
+
+
+def _answer(url: str) -> tuple[int | str, float]:
+    """Return a GET's status (or, when the connection broke, the error's name) and how long
+    it took."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer:
+            status: int | str = answer.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except OSError as error:  # the connection closed under it: its worker was ended
+        status = type(error).__name__
+    return status, time.monotonic() - started
+
+
+def test_a_page_on_a_hung_database_is_ended_by_gunicorn_and_the_next_say_try_again(
+        app, server, tmp_path):
+    port = _free_port()
+    ready = f"http://127.0.0.1:{port}/readyz"
+    env = {**_env(tmp_path), "CASEFLOW_DB_CONNECT_TIMEOUT_SECONDS": "2"}
+    web = subprocess.Popen([CASEFLOW, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                            "--timeout", "4"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        assert _get(ready, time.monotonic() + 60) == 200  # its worker holds a connection now
+        db.session.rollback()
+        server.freeze()
+        try:
+            first = _answer(ready)  # on the pooled connection: waits for an answer
+            then = [_answer(ready) for _ in range(3)]  # a new worker, new connections
+        finally:
+            server.thaw()
+        after = _answer(ready)
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+    assert first[0] != 200 and first[1] < 4 + 3  # gunicorn's --timeout ended it (nginx: 502)
+    assert all(status == 503 and took < 2 + 2 for status, took in then), then  # "try again"
+    assert after[0] == 200
