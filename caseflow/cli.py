@@ -326,6 +326,7 @@ def serve(bind: str, workers: int, threads: int, timeout: int, access_log: str |
         warnings = [serving.connection_budget(workers, threads), serving.unencrypted_database()]
     for warning in filter(None, warnings):
         click.echo(warning, err=True)
+    watchdog = serving.watch_requests(app, timeout) if threads > 1 and timeout else None
     serving.warm_up(app)
     click.echo(f"caseflow on http://{bind}/ with {workers} workers x {threads} threads "
                f"(database: {_describe_db(app)})")
@@ -334,7 +335,7 @@ def serve(bind: str, workers: int, threads: int, timeout: int, access_log: str |
                                "timeout": timeout, "preload_app": True,
                                "accesslog": access_log,
                                "access_log_format": serving.ACCESS_LOG_FORMAT,
-                               "errorlog": "-", "post_fork": serving.after_fork(app)})
+                               "errorlog": "-", "post_fork": serving.after_fork(app, watchdog)})
 
 
 def _describe_db(app: Flask) -> str:

@@ -7,10 +7,13 @@ import gc
 import signal
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
+
+if TYPE_CHECKING:
+    from caseflow.services.watchdog import Watchdog
 
 SPARE_CONNECTIONS = 2
 
@@ -113,9 +116,9 @@ def refuse_a_schema_not_ours() -> None:
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
-def after_fork(app: Flask) -> Callable[..., None]:
-    """Return gunicorn's post_fork hook: honour a stop that came while booting, and give
-    the worker a pool of its own."""
+def after_fork(app: Flask, watchdog: Watchdog | None = None) -> Callable[..., None]:
+    """Return gunicorn's post_fork hook: honour a stop that came while booting, give the
+    worker a pool of its own, and start its watchdog if it has one."""
     def post_fork(server: Any, worker: Any) -> None:
         stop_promptly_while_booting(server)
         # connections opened before the fork belong to the master: never share them
@@ -123,8 +126,28 @@ def after_fork(app: Flask) -> Callable[..., None]:
 
         with app.app_context():
             db.engine.dispose(close=False)
+        if watchdog is not None:
+            watchdog.start()  # threads do not survive a fork: one per worker
 
     return post_fork
+
+
+def watch_requests(app: Flask, limit: int) -> Watchdog:
+    """Watch each request's database calls, for threaded workers: gunicorn's --timeout
+    ends a sync worker whose request hangs, but never a threaded one's, so a request left
+    waiting on a hung database server would hold its thread and connection for ever.
+    A request that hears nothing from the database for `limit` seconds ends its worker
+    process (gunicorn starts another), as --timeout would."""
+    from caseflow.db import db
+    from caseflow.services.watchdog import Watchdog, end_the_web_worker
+
+    watchdog = Watchdog(limit, on_stall=end_the_web_worker, busy=False)
+    with app.app_context():
+        watchdog.attach(db.engine)
+    # first: the session check before the view already talks to the database
+    app.before_request_funcs.setdefault(None, []).insert(0, watchdog.begin)
+    app.teardown_request(lambda error: watchdog.end())
+    return watchdog
 
 
 def stop_promptly_while_booting(server: Any) -> None:

@@ -1,12 +1,13 @@
-"""End a timer worker whose database stopped answering, so that it starts afresh.
+"""End a worker whose database stopped answering, so that it starts afresh.
 
 A database server that hangs (a stopped process, a frozen disk) still has its kernel
 acknowledge every packet, so neither the network bounds (`caseflow.db.network_parameters`)
 nor the server's own timeouts end the wait: the worker would wait for ever, and no
 escalation would fire, even after a failover to a standby at another address. gunicorn ends
-a hung web worker after `--timeout`; this does the same for `caseflow worker`. The process
-exits with EXIT_STALLED (systemd restarts it); its leases run out and the timers are fired
-by whichever worker reaches a live database, since nothing it did was committed.
+a hung sync web worker after `--timeout`; this does the same for `caseflow worker` and for
+threaded web workers, which gunicorn's timeout does not cover. The process exits with
+EXIT_STALLED (systemd, or gunicorn, starts another); what it had sent is committed whole or
+not at all, and a timer worker's leases run out so that another fires its timers, once.
 """
 
 from __future__ import annotations
@@ -27,23 +28,26 @@ EXIT_STALLED = 75  # EX_TEMPFAIL: try again later
 
 
 class Watchdog:
-    """Watch a worker's database calls; call `on_stall` when one has not come back in time.
+    """Watch database calls; call `on_stall` when one has not come back in time.
 
-    The worker is busy from the start until it sleeps between rounds (`idle`). While busy,
-    every database call that starts or ends (a statement, a commit, a rollback, a connection
-    taken from the pool or given back) shows the database answers; `limit` seconds busy
-    without one is a stall.
+    A thread is busy from `begin` to `end` (the timer worker: from its start, but not while
+    it sleeps between rounds, `idle`; a web worker's request thread: for one request). While
+    busy, every database call it starts or ends (a statement, a commit, a rollback, a
+    connection taken from the pool or given back) shows the database answers; a busy thread
+    that hears nothing for `limit` seconds has stalled.
     """
 
     def __init__(self, limit: float, on_stall: Callable[[str], Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, busy: bool = True) -> None:
         self.limit = limit
         self.on_stall = on_stall or end_the_process
         self._clock = clock
         self._lock = threading.Lock()
-        self._since: float | None = clock()  # busy, and nothing heard since then
-        self._sent: str | None = None  # the call in flight, if one is
+        # per busy thread: when it last heard the database, and the call in flight if any
+        self._waits: dict[int, tuple[float, str | None]] = {}
         self._stopped = threading.Event()
+        if busy:
+            self.begin()
 
     def attach(self, engine: Engine) -> None:
         """Hear every call `engine` makes to its database."""
@@ -53,32 +57,45 @@ class Watchdog:
                            ("rollback", "ROLLBACK")):
             event.listen(engine, name, self._heard(sent))
 
+    def begin(self) -> None:
+        """Note that this thread starts work that talks to the database."""
+        with self._lock:
+            self._waits[threading.get_ident()] = (self._clock(), None)
+
+    def end(self) -> None:
+        """Note that this thread's work is done: it waits for nothing now."""
+        with self._lock:
+            self._waits.pop(threading.get_ident(), None)
+
     def idle(self, sleep: Callable[[float], Any]) -> Callable[[float], Any]:
         """Wrap the worker's sleep between rounds: no database call is due while it sleeps."""
         def sleeping(seconds: float) -> Any:
-            with self._lock:
-                self._since = None
+            self.end()
             try:
                 return sleep(seconds)
             finally:
-                self.heard()
+                self.begin()
         return sleeping
 
     def heard(self, sent: str | None = None) -> None:
-        """Note that the database answered now, or that call `sent` (COMMIT, …) starts."""
+        """Note that the database answered this thread now, or that call `sent` (COMMIT, …)
+        starts; a thread that is not busy is not watched."""
+        me = threading.get_ident()
         with self._lock:
-            self._since, self._sent = self._clock(), sent
+            if me in self._waits:
+                self._waits[me] = (self._clock(), sent)
 
     def stalled(self) -> str | None:
-        """Say what the worker has waited for past the limit, else None."""
+        """Say what the longest-waiting busy thread has waited for past the limit, else None."""
         with self._lock:
-            if self._since is None or not self.limit:
+            if not self._waits or not self.limit:
                 return None
-            waited = self._clock() - self._since
+            since, sent = min(self._waits.values(), key=lambda wait: wait[0])
+            waited = self._clock() - since
             if waited < self.limit:
                 return None
-            if self._sent:
-                return f"no answer to {self._sent} for {waited:.0f} s"
+            if sent:
+                return f"no answer to {sent} for {waited:.0f} s"
             return f"nothing heard from it for {waited:.0f} s"
 
     def start(self) -> threading.Thread:
@@ -109,10 +126,22 @@ class Watchdog:
 
 def end_the_process(what: str) -> None:
     """Log why, then exit at once: the thread that waits cannot be woken, only ended."""
-    log.error("the database has stopped answering: %s (a hung server, a frozen disk?). "
-              "Ending this worker so that it starts afresh (systemd restarts it); nothing "
-              "it was doing was saved, and its timers fire once a worker reaches the "
-              "database", what)
+    _end(f"the database has stopped answering: {what} (a hung server, a frozen disk?). "
+         "Ending this worker so that it starts afresh (systemd restarts it); a step it had "
+         "sent is saved whole or not at all, and its timers fire once a worker reaches the "
+         "database")
+
+
+def end_the_web_worker(what: str) -> None:
+    """Log why and end this gunicorn worker (gunicorn starts another): its threaded requests
+    are not ended by gunicorn's --timeout, as a sync worker's are."""
+    _end(f"the database has stopped answering a request: {what} (a hung server, a frozen "
+         "disk?). Ending this gunicorn worker so that it starts afresh; a step it had sent "
+         "is saved whole or not at all")
+
+
+def _end(message: str) -> None:
+    log.error("%s", message)
     for handler in logging.getLogger("caseflow").handlers:
         handler.flush()
     os._exit(EXIT_STALLED)

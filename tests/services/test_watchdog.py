@@ -97,3 +97,41 @@ def test_its_thread_ends_a_stalled_worker_and_a_stopped_one_never():
     thread = quiet.start()
     thread.join(10)
     assert not thread.is_alive() and len(found) == 1
+
+
+def test_a_request_thread_is_watched_from_its_start_to_its_end_only():
+    clock = Clock()
+    watch = Watchdog(30, clock=clock, busy=False)  # a web worker: busy only in a request
+    watch.heard()  # a call outside any request (the warm-up) is not watched
+    clock.now += 3600
+    assert watch.stalled() is None
+    watch.begin()
+    clock.now += 29
+    watch.heard("SELECT")
+    clock.now += 30
+    assert watch.stalled() == "no answer to SELECT for 30 s"
+    watch.end()  # the request finished after all
+    assert watch.stalled() is None
+
+
+def test_one_thread_waiting_stalls_though_another_keeps_hearing_the_database():
+    clock = Clock()
+    watch = Watchdog(30, clock=clock, busy=False)
+    stuck, go_on = threading.Event(), threading.Event()
+
+    def hung_request() -> None:
+        watch.begin()
+        watch.heard("UPDATE")  # sent, and no answer comes
+        stuck.set()
+        go_on.wait(10)
+
+    other = threading.Thread(target=hung_request)
+    other.start()
+    assert stuck.wait(10)
+    watch.begin()
+    for _ in range(10):
+        clock.now += 5
+        watch.heard()  # this thread's requests go on being answered
+    assert watch.stalled() == "no answer to UPDATE for 50 s"
+    go_on.set()
+    other.join(10)
