@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 EVERY = 5.0  # seconds a look at the standbys stays good for, per process
 
@@ -106,11 +107,15 @@ def refuse_commits_that_would_wait(engine: Engine) -> None:
         now = time.monotonic()
         with lock:
             standbys, stale = seen["standbys"], now - seen["at"] >= EVERY
-        if stale:
-            standbys = look(raw)
-            with lock:
-                seen.update(at=now, standbys=standbys)
-        if standbys.commits_wait and _wrote(raw):
+        try:
+            if stale:
+                standbys = look(raw)
+                with lock:
+                    seen.update(at=now, standbys=standbys)
+            wrote = standbys.commits_wait and _wrote(raw)
+        except psycopg.Error as exc:  # as SQLAlchemy's own statements fail: "try again"
+            raise DBAPIError.instance(_LOOK, None, exc, psycopg.Error) from exc
+        if wrote:
             raise OperationalError("COMMIT", None, StandbyMissing(standbys.refusal()))
 
     event.listen(engine, "commit", before_commit)

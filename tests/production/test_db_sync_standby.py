@@ -115,3 +115,20 @@ def test_what_a_commit_waits_for_is_read_from_synchronous_standby_names():
     assert syncstandby.Standbys(2, 1).refusal().startswith(
         "nothing was saved: PostgreSQL holds each commit until 2 synchronous standbys confirm "
         "it (synchronous_standby_names), and only 1 is connected; start the standby")
+
+
+def test_a_look_at_the_standbys_cut_off_is_try_again_like_any_lost_statement(
+        app, client, people, monkeypatch):
+    instance_id, task_id = start_review(people.class1.id, people.counselor1.id)
+    login(client, "counselor1")
+    form = _form(client, task_id)
+
+    def cut_off(dbapi_connection):
+        raise psycopg.OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(syncstandby, "look", cut_off)  # as a server shutting down would
+    _assert_try_again(client.post(f"/tasks/{task_id}", data=form))  # not a 500 page
+    assert version(instance_id) == 1
+    monkeypatch.undo()
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    assert version(instance_id) == 2 and events("task_completed") == 1
