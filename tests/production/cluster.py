@@ -90,6 +90,20 @@ class Server:
         self._script(str(SCRIPT), "stop", self.dir)
 
 
+def own_server() -> Iterator[Server]:
+    """A cluster of the test's own (as a fixture: `server = pytest.fixture(name="server")(…)`)."""
+    found = Server()
+    yield found
+    found.remove()
+
+
+def app_on(tmp_path: Path, server: Server) -> Iterator[Flask]:
+    """The app on the test's own cluster, overriding the shared test database (as a
+    fixture named `app`, beside `own_server`)."""
+    with migrated_app(server, tmp_path) as flask_app:
+        yield flask_app
+
+
 @contextmanager
 def migrated_app(server: Server, folder: Path, **settings: Any) -> Iterator[Flask]:
     """Give an app on the server's database, migrated, inside its app context."""

@@ -14,12 +14,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select, text
 
 from caseflow import audit, clock
@@ -27,7 +24,7 @@ from caseflow.db import db
 from caseflow.models import TimerRow
 from caseflow.services import timers
 from caseflow.services.watchdog import EXIT_STALLED
-from tests.production.cluster import Server, migrated_app
+from tests.production.cluster import app_on, own_server
 from tests.production.support import events
 from tests.production.test_db_restart import _wait_for
 from tests.production.test_serve import _free_port, _get
@@ -39,18 +36,8 @@ VICTIMS = 40
 STALL = 3
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    found = Server()
-    yield found
-    found.remove()
-
-
-@pytest.fixture
-def app(tmp_path: Path, server: Server) -> Iterator[Flask]:
-    """The app on the test's own cluster (this overrides the shared test database)."""
-    with migrated_app(server, tmp_path) as flask_app:
-        yield flask_app
+server = pytest.fixture(name="server")(own_server)
+app = pytest.fixture(name="app")(app_on)  # overrides the shared test database
 
 
 def _other_sessions() -> int:

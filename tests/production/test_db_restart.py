@@ -11,12 +11,10 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select
 
 from caseflow import audit, clock
@@ -24,7 +22,7 @@ from caseflow.db import db
 from caseflow.models import AuditEvent, TaskRow, TimerRow
 from caseflow.services import timers
 from tests.conftest import login
-from tests.production.cluster import Server, migrated_app
+from tests.production.cluster import app_on, own_server
 from tests.production.support import (
     events,
     saved_nothing_then_goes_through_once,
@@ -39,18 +37,8 @@ from tests.production.test_worker import CASEFLOW, _env, _overdue_victims
 pytestmark = pytest.mark.database("postgresql")
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    found = Server()
-    yield found
-    found.remove()
-
-
-@pytest.fixture
-def app(tmp_path: Path, server: Server) -> Iterator[Flask]:
-    """The app on the test's own cluster (this overrides the shared test database)."""
-    with migrated_app(server, tmp_path) as flask_app:
-        yield flask_app
+server = pytest.fixture(name="server")(own_server)
+app = pytest.fixture(name="app")(app_on)  # overrides the shared test database
 
 
 def test_the_app_gives_try_again_while_the_server_is_down_and_carries_on_after(
