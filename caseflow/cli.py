@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from caseflow.cli_common import cannot_open, cli_actor, remember_database
+from caseflow.cli_common import cannot_open, cli_actor, refused_by_database, remember_database
 
 if TYPE_CHECKING:
     from caseflow.services.health import Health
@@ -45,6 +45,8 @@ def _database_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except OperationalError as exc:
             cannot_open(exc)
+        except DBAPIError as exc:  # reached, but it refused: a read-only database, say
+            refused_by_database(exc)
         except _refusals() as exc:
             click.echo(f"refused: {exc}", err=True)
             sys.exit(1)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from flask import Flask
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 if TYPE_CHECKING:
     from caseflow.audit import Actor
@@ -54,6 +54,17 @@ def cannot_open(exc: OperationalError) -> NoReturn:
     sys.exit(2)
 
 
+def refused_by_database(exc: DBAPIError) -> NoReturn:
+    """Say that the database (password hidden) refused, and why; exit 2."""
+    from caseflow.dbcheck import describe_url
+    from caseflow.services.timers import trouble
+
+    ctx = click.get_current_context(silent=True)
+    url = ctx.meta.get("caseflow_db_url") if ctx is not None else None
+    click.echo(f"error: the database {describe_url(url or '?')} {trouble(exc)}", err=True)
+    sys.exit(2)
+
+
 def os_user() -> str:
     """Return the operating-system user running the command ("unknown" if it has none)."""
     try:
@@ -87,6 +98,8 @@ def refusals(extra: dict[type[Exception], Explain] | None = None
                 return func(*args, **kwargs)
             except OperationalError as exc:
                 cannot_open(exc)
+            except DBAPIError as exc:
+                refused_by_database(exc)
             except Exception as exc:
                 lines = explain(exc, extra or {})
                 if lines is None:

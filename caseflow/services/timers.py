@@ -214,15 +214,28 @@ def run_worker(interval: float, once: bool = False,
             backoff, pause = interval, _pause(interval)
         except DBAPIError as exc:
             db.session.rollback()
-            backoff = pause = min(backoff * 2, 60.0)
-            trouble = "unavailable" if isinstance(exc, OperationalError) else "refused"
-            log.warning("database %s (%s); retrying in %.0f s", trouble, exc.orig, backoff)
             if once:
-                raise
+                raise  # the command says why, once
+            backoff = pause = min(backoff * 2, 60.0)
+            log.warning("database %s; retrying in %.0f s", trouble(exc), backoff)
         if once:
             break
         sleep(pause)
     return fired
+
+
+READ_ONLY = "25006"  # PostgreSQL's read_only_sql_transaction
+
+
+def trouble(exc: DBAPIError) -> str:
+    """Say what a database error means for the worker, with what to do about a database
+    that takes no writes (after a failover, a URL naming only the old primary)."""
+    kind = "unavailable" if isinstance(exc, OperationalError) else "refused"
+    said = f"{kind} ({exc.orig})"
+    if getattr(exc.orig, "sqlstate", None) == READ_ONLY:
+        said += ("; it takes no writes (a standby server, or default_transaction_read_only): "
+                 "point CASEFLOW_DATABASE_URL at the primary")
+    return said
 
 
 def _discovery_job_guarded() -> None:

@@ -114,6 +114,32 @@ def test_a_read_only_database_refuses_the_completion_cleanly(app, client, people
     assert _snapshot(instance_id) == before
 
 
+@pytest.mark.database("postgresql")
+def test_the_worker_command_says_what_to_do_on_a_database_that_takes_no_writes(
+        app, people, tmp_path):
+    from caseflow.cli import main
+
+    start_review(people.class1.id, people.counselor1.id)
+    url = db.engine.url
+    with db.engine.connect() as conn:  # as a URL naming only the old primary, after a failover
+        conn.execute(text(f"ALTER DATABASE {url.database} SET default_transaction_read_only = on"))
+        conn.commit()
+    try:
+        result = CliRunner().invoke(main, ["worker", "--once"], env={
+            "CASEFLOW_DATABASE_URL": url.render_as_string(hide_password=False),
+            "CASEFLOW_INSTANCE_PATH": str(tmp_path)})
+    finally:
+        with db.engine.connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {url.database} RESET "
+                              "default_transaction_read_only"))
+            conn.commit()
+    assert result.exit_code == 2, result.output
+    assert "refused (cannot execute UPDATE in a read-only transaction); it takes no writes " \
+           "(a standby server, or default_transaction_read_only): point CASEFLOW_DATABASE_URL " \
+           "at the primary" in result.output
+    assert "Traceback" not in result.output and "retrying in" not in result.output
+
+
 def test_the_worker_command_says_clearly_that_the_database_is_down(app, tmp_path):
     from caseflow.cli import main
 

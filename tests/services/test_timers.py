@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
 
 from caseflow import audit, clock
 from caseflow.db import db
@@ -73,6 +73,30 @@ def test_worker_backs_off_while_the_database_is_down(instance, monkeypatch, capl
     assert [r.getMessage() for r in caplog.records if r.name == timers.__name__] == [
         "database unavailable (server closed the connection); retrying in 4 s",
         'database refused (relation "timer" does not exist); retrying in 8 s']
+
+
+def test_worker_once_raises_without_promising_a_retry(instance, monkeypatch, caplog):
+    def failing(now=None, stop=None, stranded=None, alive=None):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(timers, "fire_due", failing)
+    with pytest.raises(OperationalError):
+        timers.run_worker(2.0, once=True)
+    assert not [r for r in caplog.records if r.name == timers.__name__]  # the command says it
+
+
+def test_a_database_that_takes_no_writes_is_named_with_what_to_do():
+    class ReadOnly(Exception):
+        sqlstate = "25006"
+
+    refused = InternalError("UPDATE timer", {}, ReadOnly("cannot execute UPDATE in a "
+                                                         "read-only transaction"))
+    assert timers.trouble(refused) == (
+        "refused (cannot execute UPDATE in a read-only transaction); it takes no writes (a "
+        "standby server, or default_transaction_read_only): point CASEFLOW_DATABASE_URL at the "
+        "primary")
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    assert timers.trouble(lost) == "unavailable (server closed the connection)"
 
 
 def test_a_failing_discovery_job_does_not_stop_the_timers(instance, travel, monkeypatch,
