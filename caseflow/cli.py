@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from caseflow.cli_common import cannot_open, cli_actor, refused_by_database, remember_database
+from caseflow.cli_common import cli_actor, database_error, remember_database
 
 if TYPE_CHECKING:
     from caseflow.services.health import Health
@@ -43,10 +43,8 @@ def _database_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except OperationalError as exc:
-            cannot_open(exc)
-        except DBAPIError as exc:  # reached, but it refused: a read-only database, say
-            refused_by_database(exc)
+        except DBAPIError as exc:  # unreachable, or it refused (read-only, say)
+            database_error(exc)
         except _refusals() as exc:
             click.echo(f"refused: {exc}", err=True)
             sys.exit(1)

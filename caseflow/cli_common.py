@@ -34,34 +34,27 @@ def app_context() -> Iterator[Flask]:
 
 
 def remember_database(app: Flask) -> None:
-    """Note the app's database URL, for `cannot_open` to name it."""
+    """Note the app's database URL, for `database_error` to name it."""
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta["caseflow_db_url"] = app.config["SQLALCHEMY_DATABASE_URI"]
 
 
-def cannot_open(exc: OperationalError) -> NoReturn:
-    """Say which database could not be opened, or written to (password hidden), and why;
+def database_error(exc: DBAPIError) -> NoReturn:
+    """Say which database (password hidden) could not be opened, or refused, and why;
     exit 2."""
     from caseflow.dbcheck import describe_url
+    from caseflow.services.timers import trouble
     from caseflow.syncstandby import StandbyMissing
 
+    ctx = click.get_current_context(silent=True)
+    where = describe_url((ctx.meta.get("caseflow_db_url") if ctx is not None else None) or "?")
+    if not isinstance(exc, OperationalError):  # reached, but it refused: read-only, say
+        click.echo(f"error: the database {where} {trouble(exc)}", err=True)
+        sys.exit(2)
     reason = str(exc.orig) if exc.orig is not None else str(exc)
-    ctx = click.get_current_context(silent=True)
-    url = ctx.meta.get("caseflow_db_url") if ctx is not None else None
     verb = "cannot write to" if isinstance(exc.orig, StandbyMissing) else "cannot open"
-    click.echo(f"error: {verb} the database {describe_url(url or '?')}: {reason}", err=True)
-    sys.exit(2)
-
-
-def refused_by_database(exc: DBAPIError) -> NoReturn:
-    """Say that the database (password hidden) refused, and why; exit 2."""
-    from caseflow.dbcheck import describe_url
-    from caseflow.services.timers import trouble
-
-    ctx = click.get_current_context(silent=True)
-    url = ctx.meta.get("caseflow_db_url") if ctx is not None else None
-    click.echo(f"error: the database {describe_url(url or '?')} {trouble(exc)}", err=True)
+    click.echo(f"error: {verb} the database {where}: {reason}", err=True)
     sys.exit(2)
 
 
@@ -96,10 +89,8 @@ def refusals(extra: dict[type[Exception], Explain] | None = None
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return func(*args, **kwargs)
-            except OperationalError as exc:
-                cannot_open(exc)
             except DBAPIError as exc:
-                refused_by_database(exc)
+                database_error(exc)
             except Exception as exc:
                 lines = explain(exc, extra or {})
                 if lines is None:
