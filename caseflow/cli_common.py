@@ -43,8 +43,7 @@ def remember_database(app: Flask) -> None:
 def database_error(exc: DBAPIError) -> NoReturn:
     """Say which database (password hidden) could not be opened, or refused, and why;
     exit 2."""
-    from caseflow.dbcheck import describe_url
-    from caseflow.services.timers import trouble
+    from caseflow.dbcheck import describe_url, trouble
     from caseflow.syncstandby import StandbyMissing
 
     ctx = click.get_current_context(silent=True)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +96,18 @@ def plaintext_warning(found: Transport | None) -> str | None:
             "not encrypted: students' data crosses the network in clear text. Turn on TLS "
             "in PostgreSQL and add sslmode=verify-full&sslrootcert=/path/to/ca.pem to "
             "CASEFLOW_DATABASE_URL")
+
+
+READ_ONLY = "25006"  # PostgreSQL's read_only_sql_transaction
+
+
+def trouble(exc: DBAPIError) -> str:
+    """Say what a database error means (unavailable, or refused and why), with what to do
+    about a database that takes no writes (after a failover, a URL naming only the old
+    primary)."""
+    kind = "unavailable" if isinstance(exc, OperationalError) else "refused"
+    said = f"{kind} ({exc.orig})"
+    if getattr(exc.orig, "sqlstate", None) == READ_ONLY:
+        said += ("; it takes no writes (a standby server, or default_transaction_read_only): "
+                 "point CASEFLOW_DATABASE_URL at the primary")
+    return said

@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow import audit, clock
 from caseflow.db import db
+from caseflow.dbcheck import trouble
 from caseflow.engine import ProcessFault
 from caseflow.models import Case, TimerRow, WorkflowInstance
 from caseflow.services import ProcessFailed, cases, faults, idempotency, runner
@@ -222,20 +223,6 @@ def run_worker(interval: float, once: bool = False,
             break
         sleep(pause)
     return fired
-
-
-READ_ONLY = "25006"  # PostgreSQL's read_only_sql_transaction
-
-
-def trouble(exc: DBAPIError) -> str:
-    """Say what a database error means for the worker, with what to do about a database
-    that takes no writes (after a failover, a URL naming only the old primary)."""
-    kind = "unavailable" if isinstance(exc, OperationalError) else "refused"
-    said = f"{kind} ({exc.orig})"
-    if getattr(exc.orig, "sqlstate", None) == READ_ONLY:
-        said += ("; it takes no writes (a standby server, or default_transaction_read_only): "
-                 "point CASEFLOW_DATABASE_URL at the primary")
-    return said
 
 
 def _discovery_job_guarded() -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
 
-from caseflow import audit, clock
+from caseflow import audit, clock, dbcheck
 from caseflow.db import db
 from caseflow.models import AuditEvent, TimerRow
 from caseflow.services import runner, setup, timers
@@ -91,12 +91,12 @@ def test_a_database_that_takes_no_writes_is_named_with_what_to_do():
 
     refused = InternalError("UPDATE timer", {}, ReadOnly("cannot execute UPDATE in a "
                                                          "read-only transaction"))
-    assert timers.trouble(refused) == (
+    assert dbcheck.trouble(refused) == (
         "refused (cannot execute UPDATE in a read-only transaction); it takes no writes (a "
         "standby server, or default_transaction_read_only): point CASEFLOW_DATABASE_URL at the "
         "primary")
     lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
-    assert timers.trouble(lost) == "unavailable (server closed the connection)"
+    assert dbcheck.trouble(lost) == "unavailable (server closed the connection)"
 
 
 def test_a_failing_discovery_job_does_not_stop_the_timers(instance, travel, monkeypatch,
